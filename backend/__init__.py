@@ -1,0 +1,1 @@
+"""Caretrail: an event-sourced clinical platform."""

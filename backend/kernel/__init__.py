@@ -1,0 +1,1 @@
+"""Shared kernel: pure building blocks used by every bounded context (no I/O)."""

@@ -1,0 +1,97 @@
+"""Domain events as frozen dataclasses, and their (de)serialisation to plain JSON data.
+
+An event class is registered under its type name; `to_data` / `from_data` convert it to and from
+the JSON object stored in the event store, using the dataclass field types to revive dates, times,
+UUIDs and decimals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from decimal import Decimal
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainEvent:
+    """Base of every domain event. `schema_version` is bumped when the shape changes."""
+
+    schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.__name__
+
+
+E = TypeVar("E", bound=type[DomainEvent])
+_REGISTRY: dict[str, type[DomainEvent]] = {}
+
+
+def register(cls: E) -> E:
+    """Class decorator: make an event type known to the codec."""
+    name = cls.type_name()
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        msg = f"event type {name} registered twice"
+        raise ValueError(msg)
+    _REGISTRY[name] = cls
+    return cls
+
+
+def event_class(type_name: str) -> type[DomainEvent]:
+    try:
+        return _REGISTRY[type_name]
+    except KeyError as e:
+        msg = f"unknown event type {type_name}"
+        raise KeyError(msg) from e
+
+
+def to_data(event: DomainEvent) -> dict[str, Any]:
+    return {f.name: _encode(getattr(event, f.name)) for f in dataclasses.fields(event)}
+
+
+def from_data(type_name: str, data: dict[str, Any]) -> DomainEvent:
+    cls = event_class(type_name)
+    hints = typing.get_type_hints(cls)
+    kwargs = {
+        f.name: _decode(hints[f.name], data[f.name])
+        for f in dataclasses.fields(cls)
+        if f.name in data
+    }
+    return cls(**kwargs)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if origin is tuple:
+        (item,) = typing.get_args(hint)[:1]
+        return tuple(_decode(item, v) for v in value)
+    if hint is dt.datetime:
+        return dt.datetime.fromisoformat(value)
+    if hint is dt.date:
+        return dt.date.fromisoformat(value)
+    if hint is UUID:
+        return UUID(value)
+    if hint is Decimal:
+        return Decimal(value)
+    return value

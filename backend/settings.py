@@ -1,0 +1,60 @@
+"""Typed settings from the environment. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "caretrail-dev-secret-not-for-production"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    env: str = Field(default="prod", validation_alias="CARETRAIL_ENV")
+    host: str = Field(default="127.0.0.1", validation_alias="HOST")
+    port: int = Field(default=8000, validation_alias="PORT")
+    # Owner connection: migrations run with it. Unset → embedded PostgreSQL under data_dir.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    # Runtime connection (RLS applies). Unset → database_url with the user caretrail_app.
+    app_database_url: str | None = Field(default=None, validation_alias="APP_DATABASE_URL")
+    data_dir: str = Field(default=".data", validation_alias="CARETRAIL_DATA_DIR")
+    jwt_secret: str | None = Field(default=None, validation_alias="CARETRAIL_JWT_SECRET")
+    pool_size: int = Field(default=20, validation_alias="CARETRAIL_DB_POOL_SIZE")
+    log_level: str = Field(default="INFO", validation_alias="CARETRAIL_LOG_LEVEL")
+    # Check-in window defaults for new tenants, in minutes around the appointment start.
+    checkin_opens_before_min: int = 30
+    checkin_closes_after_min: int = 120
+
+    @model_validator(mode="after")
+    def _secret_outside_dev(self) -> Settings:
+        if self.jwt_secret is None and self.env != "dev":
+            msg = "CARETRAIL_JWT_SECRET is required unless CARETRAIL_ENV=dev"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.jwt_secret is None
+
+    @property
+    def effective_jwt_secret(self) -> str:
+        return self.jwt_secret or DEV_JWT_SECRET
+
+    def runtime_dsn(self, owner_dsn: str) -> str:
+        return self.app_database_url or with_user(owner_dsn, "caretrail_app")
+
+
+def with_user(dsn: str, user: str) -> str:
+    """The same DSN with another user name (and no password)."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, f"{user}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """A libpq-style DSN as an SQLAlchemy asyncpg URL."""
+    scheme, rest = dsn.split("://", 1)
+    return f"postgresql+asyncpg://{rest}" if scheme in ("postgresql", "postgres") else dsn
