@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "caretrail-dev-secret-not-for-production"  # noqa: S105
+DEV_JWT_SECRET = "caretrail-dev-secret-not-for-production"
 
 
 class Settings(BaseSettings):

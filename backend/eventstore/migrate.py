@@ -47,4 +47,5 @@ def execute_script(sql: str) -> None:
     holds one command, so scripts go to the driver connection's simple-query execute.
     """
     driver = op.get_bind().connection.driver_connection
+    assert driver is not None
     await_(driver.execute(sql))

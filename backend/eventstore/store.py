@@ -73,7 +73,9 @@ class EventStore:
             versions.setdefault(
                 a.stream_id, StreamVersion(a.stream_type, a.stream_id, a.expected_version)
             )
-        return AppendResult(tuple(versions.values()), max((r["o_position"] for r in rows), default=0))
+        return AppendResult(
+            tuple(versions.values()), max((r["o_position"] for r in rows), default=0)
+        )
 
     async def read_stream(
         self,

@@ -78,9 +78,7 @@ class GlobalCheckpoint:
 
 class WrongExpectedVersion(Exception):
     def __init__(self, stream_type: str, stream_id: UUID, expected: int, actual: int) -> None:
-        super().__init__(
-            f"{stream_type}/{stream_id}: expected version {expected}, actual {actual}"
-        )
+        super().__init__(f"{stream_type}/{stream_id}: expected version {expected}, actual {actual}")
         self.stream_type = stream_type
         self.stream_id = stream_id
         self.expected = expected

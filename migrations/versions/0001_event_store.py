@@ -17,7 +17,7 @@ CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 TENANT_TABLES = ("tenants", "streams", "events", "idempotency_keys")
 
-UPGRADE = f"""
+UPGRADE = """
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'caretrail_app') THEN
@@ -54,7 +54,7 @@ CREATE TABLE events (
     event_type     text   NOT NULL,
     schema_version int    NOT NULL DEFAULT 1,
     data           jsonb  NOT NULL,
-    metadata       jsonb  NOT NULL DEFAULT '{{}}',
+    metadata       jsonb  NOT NULL DEFAULT '{}',
     occurred_at    timestamptz NOT NULL,
     recorded_at    timestamptz NOT NULL DEFAULT now(),
     UNIQUE (tenant_id, stream_type, stream_id, version)
@@ -68,7 +68,7 @@ CREATE TABLE idempotency_keys (
     request_hash text NOT NULL,
     status_code  int  NOT NULL,
     response     jsonb NOT NULL,
-    headers      jsonb NOT NULL DEFAULT '{{}}',
+    headers      jsonb NOT NULL DEFAULT '{}',
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, key)
 );
@@ -85,7 +85,7 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
 -- Append events to one or more streams atomically, each with an expected version:
 -- -1 any, 0 no stream yet, n exactly n. Idempotent by event id: if the events already exist the
 -- original result is returned. A wrong expected version raises SQLSTATE CT409 whose DETAIL is
--- JSON {{stream_type, stream_id, expected, actual}}.
+-- JSON {stream_type, stream_id, expected, actual}.
 CREATE FUNCTION append_events(
     p_tenant uuid, p_stream_types text[], p_stream_ids uuid[], p_expected bigint[],
     e_stream int[], e_ids uuid[], e_types text[], e_schema int[], e_data jsonb[], e_meta jsonb[],
@@ -160,21 +160,25 @@ GRANT INSERT (event_id, tenant_id, stream_type, stream_id, version, event_type, 
 REVOKE UPDATE, DELETE, TRUNCATE ON events FROM caretrail_app, caretrail_relay;
 GRANT SELECT, INSERT ON idempotency_keys TO caretrail_app;
 GRANT EXECUTE ON FUNCTION append_events TO caretrail_app;
+GRANT SELECT ON alembic_version TO caretrail_app;
 -- The relay and projection runner read every tenant's events, and nothing else.
 GRANT SELECT ON events TO caretrail_relay;
 """
 
-RLS = "\n".join(
-    f"""
+RLS = (
+    "\n".join(
+        f"""
 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON {table}
   USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
 """
-    for table in TENANT_TABLES
-) + """
+        for table in TENANT_TABLES
+    )
+    + """
 CREATE POLICY relay_reads_all ON events FOR SELECT TO caretrail_relay USING (true);
 """
+)
 
 
 def upgrade() -> None:

@@ -1,0 +1,1 @@
+"""HTTP edge: FastAPI app, problem+json errors, auth dependencies, idempotency, logging."""

@@ -1,0 +1,38 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncpg
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from backend.api.reads import json_response
+from backend.eventstore.migrate import current_revision, head_revision
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> Response:
+    """Ready when the database answers and its schema is at the newest migration."""
+    checks: dict[str, str] = {}
+    try:
+        async with request.app.state.pool.acquire(timeout=2) as conn:
+            revision = await current_revision(conn)
+        checks["database"] = "ok"
+        head = head_revision()
+        checks["migrations"] = "ok" if revision == head else f"at {revision}, head is {head}"
+    except (OSError, asyncpg.PostgresError, TimeoutError) as e:
+        checks["database"] = f"unreachable: {type(e).__name__}"
+        checks["migrations"] = "unknown"
+    checks["projections"] = "in-process: state folded from the event store"
+    ok = checks["database"] == "ok" and checks["migrations"] == "ok"
+    body = {"status": "ready" if ok else "not ready", "checks": checks}
+    response = json_response(body)
+    response.status_code = 200 if ok else 503
+    return response

@@ -1,0 +1,101 @@
+"""The auditor's view: any stream's state at a version, as of a transaction time, valid at a
+clinical time, or both (bitemporal); and its full history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime
+from starlette.responses import Response
+
+from backend.api.deps import require, tenant_of
+from backend.api.reads import fold_recorded, json_response
+from backend.auth.principal import Principal, Role
+from backend.eventstore import EventStore, RecordedEvent
+from backend.kernel.aggregate import Aggregate, aggregate_for
+from backend.kernel.errors import NotFound
+
+router = APIRouter(prefix="/v1/streams", tags=["temporal"])
+Auditors = Annotated[Principal, Depends(require(Role.AUDITOR, Role.CLINIC_ADMIN))]
+
+
+def _aggregate(stream_type: str) -> Aggregate[Any]:
+    aggregate = aggregate_for(stream_type)
+    if aggregate is None:
+        raise NotFound(f"unknown stream type {stream_type}")
+    return aggregate
+
+
+async def _events(
+    request: Request, principal: Principal, stream_type: str, stream_id: UUID, **cuts: Any
+) -> list[RecordedEvent]:
+    store: EventStore = request.app.state.store
+    async with store.transaction(tenant_of(principal)) as conn:
+        events = await store.read_stream(conn, stream_type, stream_id, **cuts)
+    if not events:
+        raise NotFound(f"{stream_type} {stream_id} not found at that point")
+    return events
+
+
+@router.get("/{stream_type}/{stream_id}")
+async def stream_state(
+    stream_type: str,
+    stream_id: UUID,
+    request: Request,
+    principal: Auditors,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: Annotated[AwareDatetime | None, Query(description="recorded by then")] = None,
+    valid_at: Annotated[AwareDatetime | None, Query(description="occurred by then")] = None,
+) -> Response:
+    aggregate = _aggregate(stream_type)
+    events = await _events(
+        request,
+        principal,
+        stream_type,
+        stream_id,
+        up_to_version=version,
+        recorded_by=as_of,
+        occurred_by=valid_at,
+    )
+    return json_response(
+        {
+            "stream_type": stream_type,
+            "stream_id": stream_id,
+            "version": events[-1].version,
+            "position": events[-1].position,
+            "state": aggregate.view(fold_recorded(aggregate, events)),
+        }
+    )
+
+
+@router.get("/{stream_type}/{stream_id}/events")
+async def stream_events(
+    stream_type: str, stream_id: UUID, request: Request, principal: Auditors
+) -> Response:
+    _aggregate(stream_type)
+    events = await _events(request, principal, stream_type, stream_id)
+    return json_response(
+        {
+            "stream_type": stream_type,
+            "stream_id": stream_id,
+            "events": [
+                {
+                    "position": e.position,
+                    "version": e.version,
+                    "type": e.event_type,
+                    "schema_version": e.schema_version,
+                    "data": e.data,
+                    "occurred_at": e.occurred_at,
+                    "recorded_at": e.recorded_at,
+                    "actor": e.metadata.get("actor"),
+                    "roles": e.metadata.get("roles", []),
+                    "request_id": e.metadata.get("request_id"),
+                    "correlation_id": e.metadata.get("correlation_id"),
+                    "causation_id": e.metadata.get("causation_id"),
+                }
+                for e in events
+            ],
+        }
+    )

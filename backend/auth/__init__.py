@@ -1,0 +1,1 @@
+"""Authentication: who is calling, for which tenant, with which roles."""

@@ -1,0 +1,80 @@
+"""All wiring in one place: settings → database → store → FastAPI app.
+
+Tests call `create_app` with resources they opened themselves; `make run` lets the lifespan open
+them (embedded PostgreSQL when DATABASE_URL is unset, migrations, pools).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from backend.api import health, problems, temporal
+from backend.api.middleware import RequestLogMiddleware
+from backend.eventstore import EventStore
+from backend.eventstore.db import create_pool
+from backend.eventstore.embedded import start_embedded
+from backend.eventstore.migrate import upgrade_to_head
+from backend.patients.router import router as patients_router
+from backend.scheduling.router import router as scheduling_router
+from backend.settings import Settings
+from backend.tenancy.router import router as tenancy_router
+
+log = structlog.get_logger("caretrail")
+
+
+@dataclass
+class Resources:
+    owner_dsn: str
+    pool: asyncpg.Pool
+    store: EventStore
+
+
+async def open_resources(settings: Settings) -> Resources:
+    owner_dsn = settings.database_url or await start_embedded(settings.data_dir)
+    if settings.database_url is None:
+        log.info("embedded_postgres", data_dir=settings.data_dir)
+    await upgrade_to_head(owner_dsn)
+    pool = await create_pool(settings.runtime_dsn(owner_dsn), max_size=settings.pool_size)
+    return Resources(owner_dsn, pool, EventStore(pool))
+
+
+def create_app(settings: Settings, resources: Resources | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = resources or await open_resources(settings)
+        app.state.pool = opened.pool
+        app.state.store = opened.store
+        if settings.uses_dev_secret:
+            log.warning("dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use")
+        try:
+            yield
+        finally:
+            if resources is None:
+                await opened.pool.close()
+
+    app = FastAPI(
+        title="Caretrail",
+        version="0.1.0",
+        description="Event-sourced clinical platform API. Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled", path=request.url.path)
+        return problems.problem(500, "INTERNAL_ERROR", "an unexpected error occurred")
+
+    for router in (health.router, tenancy_router, patients_router, scheduling_router):
+        app.include_router(router)
+    app.include_router(temporal.router)
+    app.add_middleware(RequestLogMiddleware)
+    return app

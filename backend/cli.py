@@ -1,0 +1,75 @@
+"""`caretrail`: serve the API, migrate, mint development tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from uuid import UUID
+
+from backend.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="caretrail")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API on HOST:PORT")
+    serve.add_argument("--workers", type=int, default=1)
+    sub.add_parser("migrate", help="apply migrations to DATABASE_URL")
+    token = sub.add_parser("token", help="mint a JWT for local use (dev secret unless set)")
+    token.add_argument("--role", action="append", required=True)
+    token.add_argument("--tenant", type=UUID)
+    token.add_argument("--actor", default="dev-user")
+    token.add_argument("--ttl", type=int, default=3600)
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "migrate":
+        return _migrate(settings)
+    from backend.auth.tokens import issue_token
+
+    print(
+        issue_token(
+            settings.effective_jwt_secret,
+            actor=args.actor,
+            roles=args.role,
+            tenant_id=args.tenant,
+            ttl_seconds=args.ttl,
+        )
+    )
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from backend.bootstrap import create_app
+    from backend.observability import configure_logging
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from backend.eventstore.migrate import upgrade_to_head
+
+    if not settings.database_url:
+        print("DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    asyncio.run(upgrade_to_head(settings.database_url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Command handling: load streams, decide, append with expected versions, in one transaction.
+
+A handler is an async function taking a `CommandSession`. `run_command` gives it a tenant
+transaction and re-runs it when a concurrent writer moved one of its streams (the decision is
+then taken again on fresh state), up to a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from backend.auth.principal import Principal
+from backend.eventstore import EventStore, NewEvent, StreamAppend, WrongExpectedVersion
+from backend.kernel.aggregate import Aggregate
+from backend.kernel.errors import Conflict, DomainError
+from backend.kernel.events import DomainEvent, from_data, to_data
+
+S = TypeVar("S")
+T = TypeVar("T")
+MAX_ATTEMPTS = 12
+
+
+class PreconditionFailed(DomainError):
+    code = "VERSION_CONFLICT"
+    status = 412
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    principal: Principal
+    request_id: str
+    correlation_id: str
+    now: dt.datetime
+    if_match: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "actor": self.principal.actor,
+            "roles": sorted(self.principal.roles),
+            "request_id": self.request_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.request_id,
+        }
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[S]):
+    aggregate: Aggregate[S]
+    stream_id: UUID
+    state: S
+    version: int
+    last_position: int
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: UUID
+    version: int
+    position: int
+    view: dict[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        return {**self.view, "id": self.id, "version": self.version, "position": self.position}
+
+
+class CommandSession:
+    def __init__(
+        self, store: EventStore, conn: asyncpg.Connection, tenant_id: UUID, ctx: RequestContext
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self.ctx = ctx
+
+    async def load(
+        self, aggregate: Aggregate[S], stream_id: UUID, *, conditional: bool = False
+    ) -> Loaded[S]:
+        """Fold a stream. `conditional` marks the stream the caller's If-Match refers to."""
+        events = await self.store.read_stream(self.conn, aggregate.stream_type, stream_id)
+        state = aggregate.fold(from_data(e.event_type, e.data) for e in events)
+        version = events[-1].version if events else 0
+        loaded = Loaded(aggregate, stream_id, state, version, events[-1].position if events else 0)
+        if conditional and self.ctx.if_match is not None and self.ctx.if_match != version:
+            msg = f"If-Match {self.ctx.if_match} but the current version is {version}"
+            raise PreconditionFailed(msg)
+        return loaded
+
+    async def save(
+        self,
+        primary: Loaded[Any],
+        events: list[DomainEvent],
+        others: dict[UUID, tuple[Loaded[Any], list[DomainEvent]]] | None = None,
+    ) -> CommandResult:
+        """Append `events` to the primary stream and each other stream's events to it, all or
+        nothing, each expected at the version it was loaded at."""
+        appends = [self._append(primary, events)]
+        appends += [self._append(loaded, evs) for loaded, evs in (others or {}).values()]
+        appends = [a for a in appends if a.events]
+        new_state = primary.state
+        for event in events:
+            new_state = primary.aggregate.evolve(new_state, event)
+        if not appends:
+            return CommandResult(
+                primary.stream_id,
+                primary.version,
+                primary.last_position,
+                primary.aggregate.view(new_state),
+            )
+        result = await self.store.append(self.tenant_id, appends, self.conn)
+        return CommandResult(
+            primary.stream_id,
+            result.version_of(primary.stream_id) if events else primary.version,
+            result.position,
+            primary.aggregate.view(new_state),
+        )
+
+    def _append(self, loaded: Loaded[Any], events: list[DomainEvent]) -> StreamAppend:
+        metadata = self.ctx.metadata()
+        return StreamAppend(
+            loaded.aggregate.stream_type,
+            loaded.stream_id,
+            loaded.version,
+            tuple(
+                NewEvent(
+                    event_id=uuid4(),
+                    event_type=e.type_name(),
+                    data=to_data(e),
+                    occurred_at=self.ctx.now,
+                    metadata=metadata,
+                    schema_version=e.schema_version,
+                )
+                for e in events
+            ),
+        )
+
+
+Handler = Callable[[CommandSession], Awaitable[T]]
+
+
+async def run_command(
+    store: EventStore,
+    ctx: RequestContext,
+    tenant_id: UUID,
+    handler: Handler[T],
+    before_commit: Callable[[CommandSession, T], Awaitable[None]] | None = None,
+) -> T:
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            async with store.transaction(tenant_id) as conn:
+                session = CommandSession(store, conn, tenant_id, ctx)
+                result = await handler(session)
+                if before_commit is not None:
+                    await before_commit(session, result)
+                return result
+        except WrongExpectedVersion:
+            if ctx.if_match is not None:
+                raise PreconditionFailed("the stream changed concurrently") from None
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+    raise Conflict("CONCURRENCY_CONFLICT", "too many concurrent changes; try again")

@@ -1,0 +1,1 @@
+"""Patients: registration and demographic changes."""

@@ -1,0 +1,116 @@
+"""The patient aggregate: state, evolve, decide (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from backend.kernel.aggregate import Aggregate, register_aggregate
+from backend.kernel.errors import Conflict, Invalid, NotFound
+from backend.kernel.events import DomainEvent
+from backend.patients.events import PatientDetailsChanged, PatientRegistered
+
+SEXES = frozenset({"female", "male", "other", "unknown"})
+PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,24}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CHANGEABLE = (
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "specialty_data",
+)
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: UUID | None = None
+    given_name: str = ""
+    family_name: str = ""
+    birth_date: dt.date | None = None
+    sex: str = "unknown"
+    phone: str | None = None
+    email: str | None = None
+    specialty_data: dict[str, Any] = field(default_factory=dict)
+
+
+def evolve(state: Patient, event: DomainEvent) -> Patient:
+    if isinstance(event, PatientRegistered):
+        return Patient(
+            event.patient_id,
+            event.given_name,
+            event.family_name,
+            event.birth_date,
+            event.sex,
+            event.phone,
+            event.email,
+            event.specialty_data,
+        )
+    if isinstance(event, PatientDetailsChanged):
+        changes = dict(event.changes)
+        if "birth_date" in changes:
+            changes["birth_date"] = dt.date.fromisoformat(changes["birth_date"])
+        return dataclasses.replace(state, **changes)
+    return state
+
+
+def view(state: Patient) -> dict[str, Any]:
+    return dataclasses.asdict(state)
+
+
+def register_patient(
+    state: Patient, patient_id: UUID, details: dict[str, Any], today: dt.date
+) -> list[DomainEvent]:
+    if state.id is not None:
+        raise Conflict("PATIENT_EXISTS", "patient already registered")
+    _check(details, today)
+    return [
+        PatientRegistered(
+            patient_id=patient_id,
+            given_name=details["given_name"].strip(),
+            family_name=details["family_name"].strip(),
+            birth_date=details["birth_date"],
+            sex=details["sex"],
+            phone=details.get("phone"),
+            email=details.get("email"),
+            specialty_data=details.get("specialty_data") or {},
+        )
+    ]
+
+
+def change_details(state: Patient, changes: dict[str, Any], today: dt.date) -> list[DomainEvent]:
+    """Record only what really changes; an empty result means nothing to do."""
+    if state.id is None:
+        raise NotFound("patient not found")
+    unknown = set(changes) - set(CHANGEABLE)
+    if unknown:
+        raise Invalid(sorted(unknown)[0], "cannot be changed")
+    _check(changes, today)
+    changed = {k: v for k, v in changes.items() if getattr(state, k) != v}
+    if not changed:
+        return []
+    encoded = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in changed.items()}
+    return [PatientDetailsChanged(state.id, encoded)]
+
+
+def _check(details: dict[str, Any], today: dt.date) -> None:
+    for name in ("given_name", "family_name"):
+        if name in details and not str(details[name] or "").strip():
+            raise Invalid(name, "must not be blank")
+    if "birth_date" in details and details["birth_date"] > today:
+        raise Invalid("birth_date", "must not be in the future")
+    if "sex" in details and details["sex"] not in SEXES:
+        raise Invalid("sex", f"must be one of {', '.join(sorted(SEXES))}")
+    if details.get("phone") is not None and not PHONE.match(details["phone"]):
+        raise Invalid("phone", "not a phone number")
+    if details.get("email") is not None and not EMAIL.match(details["email"]):
+        raise Invalid("email", "not an email address")
+
+
+PATIENT = register_aggregate(Aggregate("patient", Patient, evolve, view))

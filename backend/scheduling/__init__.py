@@ -1,0 +1,1 @@
+"""Scheduling: appointments and each practitioner's reserved slots, per day."""

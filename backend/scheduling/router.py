@@ -1,0 +1,124 @@
+"""HTTP routes of the scheduling context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from backend.api.commands import execute
+from backend.api.deps import require, tenant_of
+from backend.api.reads import all_views, json_response, read_stream_view
+from backend.auth.principal import STAFF, Principal, Role
+from backend.scheduling import model, service
+
+router = APIRouter(prefix="/v1/appointments", tags=["scheduling"])
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+Readers = Annotated[Principal, Depends(require(*STAFF, Role.AUDITOR))]
+CheckingIn = Annotated[Principal, Depends(require(*STAFF, Role.PATIENT))]
+Status = Literal["requested", "confirmed", "cancelled", "checked_in", "completed", "no_show"]
+
+
+class NewAppointment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    patient_id: UUID
+    practitioner_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Cancellation(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CheckIn(BaseModel):
+    override_reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post("", status_code=201)
+async def request_appointment(body: NewAppointment, request: Request, principal: Staff) -> Response:
+    start, end = body.start.astimezone(dt.UTC), body.end.astimezone(dt.UTC)
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.request_appointment(
+            s, uuid4(), body.patient_id, body.practitioner_id, start, end, body.reason
+        ),
+        status_code=201,
+    )
+
+
+@router.post("/{appointment_id}/confirm")
+async def confirm(appointment_id: UUID, request: Request, principal: Staff) -> Response:
+    return await execute(
+        request, principal, tenant_of(principal), lambda s: service.confirm(s, appointment_id)
+    )
+
+
+@router.post("/{appointment_id}/cancel")
+async def cancel(
+    appointment_id: UUID, body: Cancellation, request: Request, principal: Staff
+) -> Response:
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.cancel(s, appointment_id, body.reason),
+    )
+
+
+@router.post("/{appointment_id}/check-in")
+async def check_in(
+    appointment_id: UUID, request: Request, principal: CheckingIn, body: CheckIn | None = None
+) -> Response:
+    reason = body.override_reason if body else None
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.check_in(s, appointment_id, reason),
+    )
+
+
+@router.post("/{appointment_id}/complete")
+async def complete(appointment_id: UUID, request: Request, principal: Staff) -> Response:
+    return await execute(
+        request, principal, tenant_of(principal), lambda s: service.complete(s, appointment_id)
+    )
+
+
+@router.post("/{appointment_id}/no-show")
+async def no_show(appointment_id: UUID, request: Request, principal: Staff) -> Response:
+    return await execute(
+        request, principal, tenant_of(principal), lambda s: service.mark_no_show(s, appointment_id)
+    )
+
+
+@router.get("/{appointment_id}")
+async def get_appointment(appointment_id: UUID, request: Request, principal: Readers) -> Response:
+    return await read_stream_view(request, principal, model.APPOINTMENT, appointment_id)
+
+
+@router.get("")
+async def list_appointments(
+    request: Request,
+    principal: Readers,
+    date: Annotated[dt.date | None, Query(description="UTC day of the start")] = None,
+    practitioner_id: UUID | None = None,
+    status: Status | None = None,
+) -> Response:
+    items = [
+        v
+        for v in await all_views(request, principal, model.APPOINTMENT)
+        if (date is None or v["start"].date() == date)
+        and (practitioner_id is None or v["practitioner_id"] == practitioner_id)
+        and (status is None or v["status"] == status)
+    ]
+    items.sort(key=lambda v: (v["start"], str(v["id"])))
+    return json_response({"items": items})

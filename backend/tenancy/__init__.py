@@ -1,0 +1,1 @@
+"""Tenancy: tenants (clinics, hospitals) and their practitioners."""
