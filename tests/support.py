@@ -1,0 +1,40 @@
+"""Helpers for tests: tokens and tenants created through the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from backend.auth.tokens import issue_token
+
+JWT_SECRET = "test-secret-0123456789abcdef0123456789"
+
+
+def bearer(
+    roles: list[str], tenant_id: uuid.UUID | None = None, actor: str = "tester"
+) -> dict[str, str]:
+    token = issue_token(JWT_SECRET, actor=actor, roles=roles, tenant_id=tenant_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class TenantFixture:
+    id: uuid.UUID
+    slug: str
+
+    def as_role(self, *roles: str, actor: str = "tester") -> dict[str, str]:
+        return bearer(list(roles), self.id, actor)
+
+
+async def new_tenant(client: httpx.AsyncClient) -> TenantFixture:
+    """A fresh tenant created through the API by a platform admin."""
+    slug = f"clinic-{uuid.uuid4().hex[:12]}"
+    r = await client.post(
+        "/v1/tenants",
+        json={"name": f"Clinic {slug}", "slug": slug},
+        headers=bearer(["PLATFORM_ADMIN"]),
+    )
+    assert r.status_code == 201, r.text
+    return TenantFixture(uuid.UUID(r.json()["id"]), slug)
