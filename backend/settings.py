@@ -30,6 +30,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secret_outside_dev(self) -> Settings:
+        if self.jwt_secret is not None and not self.jwt_secret.strip():
+            self.jwt_secret = None  # an empty secret is no secret
         if self.jwt_secret is None and self.env != "dev":
             msg = "CARETRAIL_JWT_SECRET is required unless CARETRAIL_ENV=dev"
             raise ValueError(msg)

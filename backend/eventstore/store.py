@@ -25,7 +25,7 @@ from backend.eventstore.types import (
     WrongExpectedVersion,
 )
 
-_APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+_APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 _COLUMNS = (
     "position, event_id, tenant_id, stream_type, stream_id, version, event_type, "
     "schema_version, data, metadata, occurred_at, recorded_at, tx_id::text::bigint AS tx_id"
@@ -50,32 +50,60 @@ class EventStore:
         appends: Sequence[StreamAppend],
         conn: asyncpg.Connection | None = None,
     ) -> AppendResult:
-        """Append to one or more streams atomically. Retrying the same event ids returns the
-        original result instead of writing duplicates."""
-        args = _append_args(tenant_id, appends)
+        """Append to one or more streams atomically, each at its expected version.
+
+        Idempotent by event id when called without `conn`: if the same events were already
+        appended (a retry, or a concurrent duplicate), the original result is returned. Inside
+        a caller's transaction (`conn`) a duplicate raises, as that transaction is then lost.
+        """
         try:
-            rows = await (conn or self._pool).fetch(_APPEND, *args)
-        except asyncpg.UniqueViolationError as e:
-            # Two identical appends raced; the loser re-runs and receives the winner's result.
-            if conn is not None or e.constraint_name != "events_event_id_key":
-                raise
-            rows = await self._pool.fetch(_APPEND, *args)
+            rows = await (conn or self._pool).fetch(_APPEND, *_append_args(tenant_id, appends))
         except asyncpg.PostgresError as e:
-            if getattr(e, "sqlstate", None) == "CT409":
-                raise _wrong_version(e) from e
+            conflict = _conflict(e, appends)
+            if conn is None and (conflict is not None or _is_duplicate_event(e)):
+                earlier = await self._already_appended(tenant_id, appends)
+                if earlier is not None:
+                    return earlier
+                if conflict is not None and conflict.actual is None:
+                    conflict = await self._locate_conflict(tenant_id, appends)
+            if conflict is not None:
+                raise conflict from e
             raise
-        versions: dict[UUID, StreamVersion] = {}
-        for row in rows:
-            versions[row["o_stream_id"]] = StreamVersion(
-                row["o_stream_type"], row["o_stream_id"], row["o_version"]
+        return _result(appends, [(r["o_stream_id"], r["o_version"], r["o_position"]) for r in rows])
+
+    async def _locate_conflict(
+        self, tenant_id: UUID, appends: Sequence[StreamAppend]
+    ) -> WrongExpectedVersion:
+        """After losing a race: the first stream whose version is not the expected one."""
+        async with self.transaction(tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT stream_id, max(version) AS version FROM events"
+                " WHERE stream_id = ANY($1) GROUP BY stream_id",
+                [a.stream_id for a in appends],
             )
-        for a in appends:  # streams appended with no events keep their (checked) version
-            versions.setdefault(
-                a.stream_id, StreamVersion(a.stream_type, a.stream_id, a.expected_version)
-            )
-        return AppendResult(
-            tuple(versions.values()), max((r["o_position"] for r in rows), default=0)
+        actual = {r["stream_id"]: r["version"] for r in rows}
+        lost = [a for a in appends if a.expected_version >= 0]
+        lost.sort(key=lambda a: actual.get(a.stream_id, 0) == a.expected_version)
+        stream = (lost or list(appends))[0]
+        return WrongExpectedVersion(
+            stream.stream_type,
+            stream.stream_id,
+            stream.expected_version,
+            actual.get(stream.stream_id, 0),
         )
+
+    async def _already_appended(
+        self, tenant_id: UUID, appends: Sequence[StreamAppend]
+    ) -> AppendResult | None:
+        """The result of an earlier append of exactly these events, if there was one."""
+        ids = [e.event_id for a in appends for e in a.events]
+        async with self.transaction(tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT stream_id, version, position FROM events WHERE event_id = ANY($1)", ids
+            )
+        if not ids or len(rows) != len(ids):
+            return None
+        return _result(appends, [(r["stream_id"], r["version"], r["position"]) for r in rows])
 
     async def read_stream(
         self,
@@ -142,6 +170,7 @@ class GlobalReader:
 
 def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
     stream_index: list[int] = []
+    offsets: list[int] = []
     ids: list[UUID] = []
     types: list[str] = []
     schemas: list[int] = []
@@ -149,8 +178,9 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
     meta: list[dict[str, Any]] = []
     occurred: list[dt.datetime] = []
     for i, a in enumerate(appends, start=1):
-        for e in a.events:
+        for offset, e in enumerate(a.events, start=1):
             stream_index.append(i)
+            offsets.append(offset)
             ids.append(e.event_id)
             types.append(e.event_type)
             schemas.append(e.schema_version)
@@ -163,6 +193,7 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
         [a.stream_id for a in appends],
         [a.expected_version for a in appends],
         stream_index,
+        offsets,
         ids,
         types,
         schemas,
@@ -172,9 +203,42 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
     ]
 
 
-def _wrong_version(e: asyncpg.PostgresError) -> WrongExpectedVersion:
-    d = orjson.loads(getattr(e, "detail", None) or "{}")
-    return WrongExpectedVersion(d["stream_type"], UUID(d["stream_id"]), d["expected"], d["actual"])
+def _result(appends: Sequence[StreamAppend], rows: list[tuple[UUID, int, int]]) -> AppendResult:
+    """Each stream's version after the append (streams given no events keep their checked
+    version) and the position of the last event."""
+    versions = {a.stream_id: a.expected_version for a in appends}
+    for stream_id, version, _ in rows:
+        versions[stream_id] = max(version, versions[stream_id])
+    return AppendResult(
+        tuple(StreamVersion(a.stream_type, a.stream_id, versions[a.stream_id]) for a in appends),
+        max((position for _, _, position in rows), default=0),
+    )
+
+
+def _is_duplicate_event(e: asyncpg.PostgresError) -> bool:
+    return (
+        isinstance(e, asyncpg.UniqueViolationError) and e.constraint_name == "events_event_id_key"
+    )
+
+
+def _conflict(
+    e: asyncpg.PostgresError, appends: Sequence[StreamAppend]
+) -> WrongExpectedVersion | None:
+    """The version conflict an append failed with: found up front by append_events (CT409), or
+    by the unique index when a concurrent writer took the version first."""
+    if getattr(e, "sqlstate", None) == "CT409":
+        d = orjson.loads(getattr(e, "detail", None) or "{}")
+        return WrongExpectedVersion(
+            d["stream_type"], UUID(d["stream_id"]), d["expected"], d["actual"]
+        )
+    if isinstance(e, asyncpg.UniqueViolationError) and e.constraint_name == "events_stream_version":
+        # RLS hides the violating key from the runtime role, so which stream lost is not known
+        # here; the autocommit path finds out, a caller's transaction is retried as a whole.
+        first = next(a for a in appends if a.events)
+        return WrongExpectedVersion(
+            first.stream_type, first.stream_id, first.expected_version, None
+        )
+    return None
 
 
 def _recorded(r: asyncpg.Record) -> RecordedEvent:

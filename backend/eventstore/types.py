@@ -77,7 +77,12 @@ class GlobalCheckpoint:
 
 
 class WrongExpectedVersion(Exception):
-    def __init__(self, stream_type: str, stream_id: UUID, expected: int, actual: int) -> None:
+    """`actual` is None when a concurrent writer won inside the caller's own transaction, which
+    is then lost, so the version could not be read."""
+
+    def __init__(
+        self, stream_type: str, stream_id: UUID, expected: int, actual: int | None
+    ) -> None:
         super().__init__(f"{stream_type}/{stream_id}: expected version {expected}, actual {actual}")
         self.stream_type = stream_type
         self.stream_id = stream_id

@@ -70,11 +70,12 @@ def register_patient(
     if state.id is not None:
         raise Conflict("PATIENT_EXISTS", "patient already registered")
     _check(details, today)
+    details = _normalised(details)
     return [
         PatientRegistered(
             patient_id=patient_id,
-            given_name=details["given_name"].strip(),
-            family_name=details["family_name"].strip(),
+            given_name=details["given_name"],
+            family_name=details["family_name"],
             birth_date=details["birth_date"],
             sex=details["sex"],
             phone=details.get("phone"),
@@ -92,11 +93,23 @@ def change_details(state: Patient, changes: dict[str, Any], today: dt.date) -> l
     if unknown:
         raise Invalid(sorted(unknown)[0], "cannot be changed")
     _check(changes, today)
+    changes = _normalised(changes)
     changed = {k: v for k, v in changes.items() if getattr(state, k) != v}
     if not changed:
         return []
     encoded = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in changed.items()}
     return [PatientDetailsChanged(state.id, encoded)]
+
+
+def _normalised(details: dict[str, Any]) -> dict[str, Any]:
+    """Names without surrounding blanks; absent specialty data as an empty object."""
+    result = dict(details)
+    for name in ("given_name", "family_name"):
+        if name in result:
+            result[name] = result[name].strip()
+    if "specialty_data" in result:
+        result["specialty_data"] = result["specialty_data"] or {}
+    return result
 
 
 def _check(details: dict[str, Any], today: dt.date) -> None:
@@ -107,9 +120,9 @@ def _check(details: dict[str, Any], today: dt.date) -> None:
         raise Invalid("birth_date", "must not be in the future")
     if "sex" in details and details["sex"] not in SEXES:
         raise Invalid("sex", f"must be one of {', '.join(sorted(SEXES))}")
-    if details.get("phone") is not None and not PHONE.match(details["phone"]):
+    if details.get("phone") is not None and not PHONE.fullmatch(details["phone"]):
         raise Invalid("phone", "not a phone number")
-    if details.get("email") is not None and not EMAIL.match(details["email"]):
+    if details.get("email") is not None and not EMAIL.fullmatch(details["email"]):
         raise Invalid("email", "not an email address")
 
 

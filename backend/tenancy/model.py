@@ -48,7 +48,7 @@ def create_tenant(
         raise Conflict("TENANT_EXISTS", "tenant already exists")
     if not name.strip():
         raise Invalid("name", "must not be blank")
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise Invalid("slug", "lowercase letters, digits and inner hyphens, at most 63")
     return [TenantCreated(tenant_id, name.strip(), slug, opens_before, closes_after)]
 

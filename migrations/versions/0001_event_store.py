@@ -1,4 +1,4 @@
-"""Event store: events, streams, tenants, idempotency keys; roles, RLS and the append function.
+"""Event store: events, tenants, idempotency keys; roles, RLS and the append function.
 
 Revision ID: 0001
 Revises:
@@ -15,7 +15,7 @@ depends_on = None
 # The tenant of the current transaction; NULL (so: no rows) when unset or reset to ''.
 CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
-TENANT_TABLES = ("tenants", "streams", "events", "idempotency_keys")
+TENANT_TABLES = ("tenants", "events", "idempotency_keys")
 
 UPGRADE = """
 DO $$
@@ -35,14 +35,6 @@ CREATE TABLE tenants (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE streams (
-    tenant_id   uuid   NOT NULL,
-    stream_type text   NOT NULL,
-    stream_id   uuid   NOT NULL,
-    version     bigint NOT NULL,
-    PRIMARY KEY (tenant_id, stream_type, stream_id)
-);
-
 CREATE TABLE events (
     position       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tx_id          xid8   NOT NULL DEFAULT pg_current_xact_id(),
@@ -57,7 +49,7 @@ CREATE TABLE events (
     metadata       jsonb  NOT NULL DEFAULT '{}',
     occurred_at    timestamptz NOT NULL,
     recorded_at    timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (tenant_id, stream_type, stream_id, version)
+    CONSTRAINT events_stream_version UNIQUE (tenant_id, stream_type, stream_id, version)
 );
 -- The gap-safe global order is (tx_id, position); see docs/architecture.md.
 CREATE INDEX events_global_order ON events (tx_id, position);
@@ -83,76 +75,67 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
   FOR EACH STATEMENT EXECUTE FUNCTION refuse_event_change();
 
 -- Append events to one or more streams atomically, each with an expected version:
--- -1 any, 0 no stream yet, n exactly n. Idempotent by event id: if the events already exist the
--- original result is returned. A wrong expected version raises SQLSTATE CT409 whose DETAIL is
--- JSON {stream_type, stream_id, expected, actual}.
+-- -1 any, 0 no stream yet, n exactly n. e_stream[k] names event k's stream (1-based index into
+-- the stream arrays) and e_offsets[k] its 1-based place among that stream's new events, so event
+-- k gets version base + offset. Returns, per event, its stream id, version and global position.
+--
+-- The unique index events_stream_version is what makes concurrent writers safe: of two appends
+-- expecting the same version, the second blocks on the first's index entry and fails with a
+-- unique violation once it commits (the store maps that to a version conflict). The checks below
+-- only turn conflicts visible up front into SQLSTATE CT409 with the actual version in DETAIL
+-- (JSON {stream_type, stream_id, expected, actual}). Appending to new streams (the common case)
+-- costs one set_config and one INSERT: this is the hot path.
 CREATE FUNCTION append_events(
     p_tenant uuid, p_stream_types text[], p_stream_ids uuid[], p_expected bigint[],
-    e_stream int[], e_ids uuid[], e_types text[], e_schema int[], e_data jsonb[], e_meta jsonb[],
-    e_occurred timestamptz[])
-RETURNS TABLE (o_event_id uuid, o_stream_type text, o_stream_id uuid, o_version bigint,
-               o_position bigint)
+    e_stream int[], e_offsets int[], e_ids uuid[], e_types text[], e_schema int[], e_data jsonb[],
+    e_meta jsonb[], e_occurred timestamptz[])
+RETURNS TABLE (o_stream_id uuid, o_version bigint, o_position bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-  i int;
-  n int;
-  base bigint;
-  cur bigint;
+  bases bigint[] := p_expected;
+  bad record;
 BEGIN
   PERFORM set_config('app.tenant_id', p_tenant::text, true);
-  IF EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY (e_ids)) THEN
-    RETURN QUERY SELECT e.event_id, e.stream_type, e.stream_id, e.version, e.position
-      FROM events e WHERE e.event_id = ANY (e_ids) ORDER BY e.position;
-    RETURN;
-  END IF;
-  FOR i IN 1 .. cardinality(p_stream_ids) LOOP
-    n := (SELECT count(*) FROM unnest(e_stream) AS s(idx) WHERE s.idx = i);
-    base := NULL;
-    IF p_expected[i] = 0 THEN
-      INSERT INTO streams (tenant_id, stream_type, stream_id, version)
-        VALUES (p_tenant, p_stream_types[i], p_stream_ids[i], n)
-        ON CONFLICT DO NOTHING;
-      IF FOUND THEN base := 0; END IF;
-    ELSIF p_expected[i] = -1 THEN
-      INSERT INTO streams AS s (tenant_id, stream_type, stream_id, version)
-        VALUES (p_tenant, p_stream_types[i], p_stream_ids[i], n)
-        ON CONFLICT (tenant_id, stream_type, stream_id) DO UPDATE SET version = s.version + n
-        RETURNING s.version - n INTO base;
-    ELSE
-      UPDATE streams s SET version = s.version + n
-        WHERE s.tenant_id = p_tenant AND s.stream_type = p_stream_types[i]
-          AND s.stream_id = p_stream_ids[i] AND s.version = p_expected[i];
-      IF FOUND THEN base := p_expected[i]; END IF;
-    END IF;
-    IF base IS NULL THEN
-      SELECT s.version INTO cur FROM streams s
-        WHERE s.tenant_id = p_tenant AND s.stream_type = p_stream_types[i]
-          AND s.stream_id = p_stream_ids[i];
-      RAISE EXCEPTION 'wrong expected version for %/%', p_stream_types[i], p_stream_ids[i]
+  IF 0 < ANY (p_expected) THEN
+    SELECT s.i, s.ev INTO bad
+      FROM unnest(p_stream_types, p_stream_ids, p_expected) WITH ORDINALITY AS s(t, id, ev, i)
+     WHERE s.ev > 0 AND (
+           NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = p_tenant AND e.stream_type = s.t
+                         AND e.stream_id = s.id AND e.version = s.ev)
+        OR EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = p_tenant AND e.stream_type = s.t
+                     AND e.stream_id = s.id AND e.version = s.ev + 1))
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'wrong expected version for %/%', p_stream_types[bad.i], p_stream_ids[bad.i]
         USING ERRCODE = 'CT409',
-              DETAIL = json_build_object('stream_type', p_stream_types[i],
-                                         'stream_id', p_stream_ids[i],
-                                         'expected', p_expected[i],
-                                         'actual', coalesce(cur, 0))::text;
+              DETAIL = json_build_object(
+                'stream_type', p_stream_types[bad.i], 'stream_id', p_stream_ids[bad.i],
+                'expected', bad.ev,
+                'actual', (SELECT coalesce(max(e.version), 0) FROM events e
+                            WHERE e.tenant_id = p_tenant AND e.stream_type = p_stream_types[bad.i]
+                              AND e.stream_id = p_stream_ids[bad.i]))::text;
     END IF;
-    RETURN QUERY WITH ins AS (
-      INSERT INTO events (event_id, tenant_id, stream_type, stream_id, version, event_type,
-                          schema_version, data, metadata, occurred_at)
-      SELECT x.id, p_tenant, p_stream_types[i], p_stream_ids[i],
-             base + row_number() OVER (ORDER BY x.ord), x.typ, x.sv, x.dat, x.meta, x.occ
-        FROM unnest(e_stream, e_ids, e_types, e_schema, e_data, e_meta, e_occurred)
-             WITH ORDINALITY AS x(sidx, id, typ, sv, dat, meta, occ, ord)
-       WHERE x.sidx = i
-       ORDER BY x.ord
-      RETURNING events.event_id, events.stream_type, events.stream_id, events.version,
-                events.position)
-    SELECT * FROM ins ORDER BY 5;
-  END LOOP;
+  END IF;
+  IF -1 = ANY (p_expected) THEN
+    SELECT array_agg(CASE WHEN s.ev = -1 THEN
+             (SELECT coalesce(max(e.version), 0) FROM events e WHERE e.tenant_id = p_tenant
+                AND e.stream_type = s.t AND e.stream_id = s.id)
+           ELSE s.ev END ORDER BY s.i)
+      INTO bases
+      FROM unnest(p_stream_types, p_stream_ids, p_expected) WITH ORDINALITY AS s(t, id, ev, i);
+  END IF;
+  RETURN QUERY
+    INSERT INTO events (event_id, tenant_id, stream_type, stream_id, version, event_type,
+                        schema_version, data, metadata, occurred_at)
+    SELECT x.id, p_tenant, p_stream_types[x.sidx], p_stream_ids[x.sidx], bases[x.sidx] + x.off,
+           x.typ, x.sv, x.dat, x.meta, x.occ
+      FROM unnest(e_stream, e_offsets, e_ids, e_types, e_schema, e_data, e_meta, e_occurred)
+           AS x(sidx, off, id, typ, sv, dat, meta, occ)
+    RETURNING events.stream_id, events.version, events.position;
 END $$;
 
 GRANT USAGE ON SCHEMA public TO caretrail_app, caretrail_relay;
 GRANT SELECT, INSERT ON tenants TO caretrail_app;
-GRANT SELECT, INSERT, UPDATE ON streams TO caretrail_app;
 -- Column list: the runtime role can never choose position, tx_id or recorded_at.
 GRANT SELECT ON events TO caretrail_app;
 GRANT INSERT (event_id, tenant_id, stream_type, stream_id, version, event_type, schema_version,
@@ -188,6 +171,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script(
-        "DROP FUNCTION append_events; DROP TABLE idempotency_keys, events, streams, tenants; "
+        "DROP FUNCTION append_events; DROP TABLE idempotency_keys, events, tenants; "
         "DROP FUNCTION refuse_event_change;"
     )

@@ -1,0 +1,185 @@
+"""The event codec: to_data → JSON → from_data round trips for every registered event type."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from backend.kernel import events as codec
+from backend.kernel.events import DomainEvent, event_class, from_data, register, to_data
+from backend.patients.events import PatientDetailsChanged, PatientRegistered
+from backend.scheduling.events import (
+    AppointmentCancelled,
+    AppointmentCompleted,
+    AppointmentConfirmed,
+    AppointmentMarkedNoShow,
+    AppointmentRequested,
+    PatientCheckedIn,
+    SlotReleased,
+    SlotReserved,
+)
+from backend.tenancy.events import PractitionerRegistered, TenantCreated
+
+A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
+B = uuid.UUID("00000000-0000-4000-8000-00000000000b")
+C = uuid.UUID("00000000-0000-4000-8000-00000000000c")
+PLUS_2 = dt.timezone(dt.timedelta(hours=2))
+MINUS_0530 = dt.timezone(-dt.timedelta(hours=5, minutes=30))
+START = dt.datetime(2026, 3, 1, 9, 15, 30, 123456, tzinfo=PLUS_2)
+END = dt.datetime(2026, 3, 1, 10, 0, tzinfo=PLUS_2)
+
+SAMPLES: list[DomainEvent] = [
+    TenantCreated(A, "Clinic Nord", "clinic-nord", 30, 120),
+    PractitionerRegistered(A, "Dr. Ada", "cardiology"),
+    PractitionerRegistered(A, "Dr. Bob", None),
+    PatientRegistered(A, "Ann", "Lee", dt.date(1980, 2, 29), "female", "+49 30 1234", "a@b.de", {}),
+    PatientRegistered(
+        A,
+        "Ann",
+        "Lee",
+        dt.date(1980, 2, 29),
+        "female",
+        None,
+        None,
+        {"allergies": ["penicillin"], "blood": {"group": "A", "rh": "+"}, "n": 1.5},
+    ),
+    PatientDetailsChanged(A, {"birth_date": "1981-01-01", "phone": None, "email": "x@y.z"}),
+    AppointmentRequested(A, B, C, START, END, "check-up"),
+    AppointmentRequested(
+        A,
+        B,
+        C,
+        dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC),
+        dt.datetime(2026, 1, 1, 10, tzinfo=dt.UTC),
+        None,
+    ),
+    AppointmentConfirmed(A),
+    AppointmentCancelled(A, "patient called"),
+    PatientCheckedIn(A, dt.datetime(2026, 3, 1, 3, 0, tzinfo=MINUS_0530), None),
+    PatientCheckedIn(A, START, "late, ambulance delay"),
+    AppointmentCompleted(A),
+    AppointmentMarkedNoShow(A),
+    SlotReserved(C, A, START, END),
+    SlotReleased(C, A),
+]
+
+
+def _through_json(event: DomainEvent) -> DomainEvent:
+    data = json.loads(json.dumps(to_data(event)))
+    return from_data(event.type_name(), data)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_event_round_trips_through_json_data(event: DomainEvent) -> None:
+    decoded = _through_json(event)
+    assert type(decoded) is type(event)
+    assert decoded == event
+    # Aware datetimes compare by instant: also check each field's exact type and offset.
+    for f in dataclasses.fields(event):
+        before, after = getattr(event, f.name), getattr(decoded, f.name)
+        assert type(after) is type(before), f.name
+        if isinstance(before, dt.datetime):
+            assert after.utcoffset() == before.utcoffset(), f.name
+            assert after.isoformat() == before.isoformat(), f.name
+
+
+def test_every_registered_backend_event_has_a_round_trip_sample() -> None:
+    sampled = {type(e).type_name() for e in SAMPLES}
+    registered = {
+        name for name, cls in codec._REGISTRY.items() if cls.__module__.startswith("backend.")
+    }
+    assert registered <= sampled, f"add samples for {sorted(registered - sampled)}"
+
+
+def test_to_data_produces_plain_json_values() -> None:
+    data = to_data(AppointmentRequested(A, B, C, START, END, None))
+    assert data == {
+        "appointment_id": str(A),
+        "patient_id": str(B),
+        "practitioner_id": str(C),
+        "start": "2026-03-01T09:15:30.123456+02:00",
+        "end": "2026-03-01T10:00:00+02:00",
+        "reason": None,
+    }
+    assert (
+        to_data(PatientRegistered(A, "a", "b", dt.date(2000, 1, 2), "male", None, None, {}))[
+            "birth_date"
+        ]
+        == "2000-01-02"
+    )
+
+
+def test_from_data_revives_typed_values() -> None:
+    event = from_data(
+        "PatientCheckedIn",
+        {
+            "appointment_id": str(A),
+            "checked_in_at": "2026-03-01T09:00:00-05:30",
+            "override_reason": None,
+        },
+    )
+    assert isinstance(event, PatientCheckedIn)
+    assert event.appointment_id == A
+    assert event.checked_in_at == dt.datetime(2026, 3, 1, 9, tzinfo=MINUS_0530)
+    assert event.override_reason is None
+
+
+def test_from_data_ignores_unknown_keys() -> None:
+    data = to_data(AppointmentCancelled(A, "moved away")) | {"legacy_field": 1, "extra": "x"}
+    assert from_data("AppointmentCancelled", data) == AppointmentCancelled(A, "moved away")
+
+
+def test_from_data_with_a_missing_field_raises_type_error() -> None:
+    # Fields have no defaults: a stored event lacking one cannot be revived silently.
+    with pytest.raises(TypeError):
+        from_data("AppointmentCancelled", {"appointment_id": str(A)})
+
+
+def test_unknown_event_type_raises_key_error() -> None:
+    with pytest.raises(KeyError, match="unknown event type NoSuchEvent"):
+        from_data("NoSuchEvent", {})
+    with pytest.raises(KeyError):
+        event_class("NoSuchEvent")
+
+
+def test_event_class_finds_registered_types() -> None:
+    assert event_class("SlotReserved") is SlotReserved
+    assert event_class("TenantCreated") is TenantCreated
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class UnitTestProbe(DomainEvent):
+    """A test-only event exercising codec paths no backend event uses yet."""
+
+    amount: Decimal
+    ids: tuple[uuid.UUID, ...]
+    day: dt.date | None
+    at: dt.datetime | None
+
+
+def test_decimal_tuple_and_optional_fields_round_trip() -> None:
+    full = UnitTestProbe(Decimal("12.30"), (A, B), dt.date(2026, 1, 31), START)
+    assert _through_json(full) == full
+    assert _through_json(full).amount.as_tuple() == Decimal("12.30").as_tuple()
+    empty = UnitTestProbe(Decimal("0"), (), None, None)
+    assert _through_json(empty) == empty
+
+
+def test_registering_another_class_under_a_taken_name_is_refused() -> None:
+    assert register(UnitTestProbe) is UnitTestProbe  # the same class again is fine
+
+    @dataclasses.dataclass(frozen=True)
+    class UnitTestProbe2(DomainEvent):
+        @classmethod
+        def type_name(cls) -> str:
+            return "UnitTestProbe"
+
+    with pytest.raises(ValueError, match="registered twice"):
+        register(UnitTestProbe2)
+    assert event_class("UnitTestProbe") is UnitTestProbe
