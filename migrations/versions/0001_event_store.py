@@ -134,6 +134,19 @@ BEGIN
     RETURNING events.stream_id, events.version, events.position;
 END $$;
 
+-- Bound the xmin-horizon trap for our own sessions: no transaction of the runtime roles can sit
+-- idle or run long and so hold back the global reader (docs/architecture.md).
+ALTER ROLE caretrail_app SET idle_in_transaction_session_timeout = '5s';
+ALTER ROLE caretrail_app SET statement_timeout = '30s';
+ALTER ROLE caretrail_relay SET idle_in_transaction_session_timeout = '5s';
+ALTER ROLE caretrail_relay SET statement_timeout = '30s';
+DO $$
+BEGIN
+  IF current_setting('server_version_num')::int >= 170000 THEN
+    EXECUTE format('ALTER ROLE caretrail_app SET transaction_timeout = %L', '30s');
+  END IF;
+END $$;
+
 GRANT USAGE ON SCHEMA public TO caretrail_app, caretrail_relay;
 GRANT SELECT, INSERT ON tenants TO caretrail_app;
 -- Column list: the runtime role can never choose position, tx_id or recorded_at.
