@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import orjson
+import uvloop
 
 from backend.eventstore import NO_STREAM, EventStore, NewEvent, StreamAppend
 from backend.eventstore.db import create_pool
@@ -143,7 +144,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--writers", type=int, nargs="+", default=[1, 4, 16])
     args = parser.parse_args()
-    asyncio.run(run(args.seconds, args.rounds, args.writers))
+    uvloop.run(run(args.seconds, args.rounds, args.writers))  # the API's event loop too
 
 
 if __name__ == "__main__":
