@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from backend.api import health, problems, temporal
 from backend.api.middleware import RequestLogMiddleware
+from backend.api.openapi import openapi_builder
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded
@@ -71,10 +72,18 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled", path=request.url.path)
-        return problems.problem(500, "INTERNAL_ERROR", "an unexpected error occurred")
+        # This response leaves through Starlette's outermost error middleware, outside ours.
+        request_id = getattr(request.state, "request_id", "")
+        return problems.problem(
+            500,
+            "INTERNAL_ERROR",
+            "an unexpected error occurred",
+            headers={"X-Request-ID": request_id},
+        )
 
     for router in (health.router, tenancy_router, patients_router, scheduling_router):
         app.include_router(router)
     app.include_router(temporal.router)
     app.add_middleware(RequestLogMiddleware)
+    app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     return app

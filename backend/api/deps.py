@@ -8,12 +8,11 @@ from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from backend.api.problems import ApiError
 from backend.auth.principal import Principal, Role
 from backend.auth.tokens import InvalidToken, decode_token
-from backend.eventstore import EventStore
 from backend.handling import PreconditionFailed, RequestContext
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
@@ -77,12 +76,3 @@ def context_for(request: Request, principal: Principal) -> RequestContext:
         now=dt.datetime.now(dt.UTC),
         if_match=if_match_version(request),
     )
-
-
-def store_of(request: Request) -> EventStore:
-    store: EventStore = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[EventStore, Depends(store_of)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]

@@ -76,3 +76,17 @@ class IdempotentRequest:
             orjson.loads(orjson.dumps(body)),
             headers,
         )
+
+    async def remember_refusal(self, store: EventStore, status_code: int, body: Any) -> None:
+        """Record a refused command in a transaction of its own (the command's rolled back).
+        If a concurrent request with this key already recorded something, that one stands."""
+        async with store.transaction(self.scope) as conn:
+            await conn.execute(
+                "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status_code,"
+                " response) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                self.scope,
+                self.key,
+                self.request_hash,
+                status_code,
+                body,
+            )

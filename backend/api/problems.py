@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,14 +49,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def problem(
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    errors: list[dict[str, str]] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
+def problem_body(
+    status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"https://caretrail.dev/problems/{code.lower().replace('_', '-')}",
         "title": TITLES.get(status, "Error"),
@@ -65,6 +61,23 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
+    return body
+
+
+def domain_problem_body(exc: DomainError) -> dict[str, Any]:
+    errors = [{"field": exc.field, "message": exc.message}] if isinstance(exc, Invalid) else None
+    return problem_body(exc.status, exc.code, exc.detail, errors)
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = problem_body(status, code, detail, errors)
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -76,10 +89,8 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> Response:
-        errors = (
-            [{"field": exc.field, "message": exc.message}] if isinstance(exc, Invalid) else None
-        )
-        return problem(exc.status, exc.code, exc.detail, errors=errors)
+        body = orjson.dumps(domain_problem_body(exc))
+        return Response(body, status_code=exc.status, media_type=PROBLEM)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> Response:
@@ -89,6 +100,12 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
         return problem(422, "VALIDATION_ERROR", "the request is not valid", errors=errors)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _unstorable(_: Request, exc: asyncpg.DataError) -> Response:
+        # A value the field types let through but PostgreSQL cannot hold (e.g. NUL inside
+        # free-form JSON): the request is at fault, not the server.
+        return problem(422, "VALIDATION_ERROR", f"a value cannot be stored: {exc}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:

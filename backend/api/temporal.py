@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from backend.api.deps import require, tenant_of
 from backend.api.reads import fold_recorded, json_response
+from backend.api.types import MAX_VERSION, Instant
 from backend.auth.principal import Principal, Role
 from backend.eventstore import EventStore, RecordedEvent
 from backend.kernel.aggregate import Aggregate, aggregate_for
@@ -45,9 +45,9 @@ async def stream_state(
     stream_id: UUID,
     request: Request,
     principal: Auditors,
-    version: Annotated[int | None, Query(ge=1)] = None,
-    as_of: Annotated[AwareDatetime | None, Query(description="recorded by then")] = None,
-    valid_at: Annotated[AwareDatetime | None, Query(description="occurred by then")] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    as_of: Annotated[Instant | None, Query(description="recorded by then")] = None,
+    valid_at: Annotated[Instant | None, Query(description="occurred by then")] = None,
 ) -> Response:
     aggregate = _aggregate(stream_type)
     events = await _events(

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
 from backend.api.reads import all_views, json_response, read_stream_view
+from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
 from backend.kernel.errors import Invalid
 from backend.patients import model, service
@@ -26,23 +27,23 @@ Sex = Literal["female", "male", "other", "unknown"]
 
 class NewPatient(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
+    given_name: Text = Field(min_length=1, max_length=100)
+    family_name: Text = Field(min_length=1, max_length=100)
     birth_date: dt.date
     sex: Sex
-    phone: str | None = Field(default=None, max_length=32)
-    email: str | None = Field(default=None, max_length=254)
+    phone: Text | None = Field(default=None, max_length=32)
+    email: Text | None = Field(default=None, max_length=254)
     specialty_data: dict[str, Any] | None = None
 
 
 class PatientChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    given_name: str | None = Field(default=None, min_length=1, max_length=100)
-    family_name: str | None = Field(default=None, min_length=1, max_length=100)
+    given_name: Text | None = Field(default=None, min_length=1, max_length=100)
+    family_name: Text | None = Field(default=None, min_length=1, max_length=100)
     birth_date: dt.date | None = None
     sex: Sex | None = None
-    phone: str | None = Field(default=None, max_length=32)
-    email: str | None = Field(default=None, max_length=254)
+    phone: Text | None = Field(default=None, max_length=32)
+    email: Text | None = Field(default=None, max_length=254)
     specialty_data: dict[str, Any] | None = None
 
 

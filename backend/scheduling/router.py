@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
 from backend.api.reads import all_views, json_response, read_stream_view
+from backend.api.types import Instant, Text
 from backend.auth.principal import STAFF, Principal, Role
 from backend.scheduling import model, service
 
@@ -27,22 +28,22 @@ class NewAppointment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patient_id: UUID
     practitioner_id: UUID
-    start: AwareDatetime
-    end: AwareDatetime
-    reason: str | None = Field(default=None, max_length=500)
+    start: Instant
+    end: Instant
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class Cancellation(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class CheckIn(BaseModel):
-    override_reason: str | None = Field(default=None, max_length=500)
+    override_reason: Text | None = Field(default=None, max_length=500)
 
 
 @router.post("", status_code=201)
 async def request_appointment(body: NewAppointment, request: Request, principal: Staff) -> Response:
-    start, end = body.start.astimezone(dt.UTC), body.end.astimezone(dt.UTC)
+    start, end = body.start, body.end
     return await execute(
         request,
         principal,

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
 from backend.api.reads import read_stream_view
+from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
 from backend.tenancy import model, service
 
@@ -19,13 +20,13 @@ router = APIRouter(prefix="/v1", tags=["tenancy"])
 
 
 class NewTenant(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    slug: str = Field(min_length=1, max_length=63)
+    name: Text = Field(min_length=1, max_length=200)
+    slug: Text = Field(min_length=1, max_length=63)
 
 
 class NewPractitioner(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    specialty: str | None = Field(default=None, max_length=100)
+    name: Text = Field(min_length=1, max_length=200)
+    specialty: Text | None = Field(default=None, max_length=100)
 
 
 @router.post("/tenants", status_code=201)

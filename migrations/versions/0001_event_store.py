@@ -48,7 +48,7 @@ CREATE TABLE events (
     data           jsonb  NOT NULL,
     metadata       jsonb  NOT NULL DEFAULT '{}',
     occurred_at    timestamptz NOT NULL,
-    recorded_at    timestamptz NOT NULL DEFAULT now(),
+    recorded_at    timestamptz NOT NULL DEFAULT statement_timestamp(),
     CONSTRAINT events_stream_version UNIQUE (tenant_id, stream_type, stream_id, version)
 );
 -- The gap-safe global order is (tx_id, position); see docs/architecture.md.

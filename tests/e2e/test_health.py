@@ -1,0 +1,55 @@
+"""Liveness, readiness and the published OpenAPI description."""
+
+import httpx
+
+V1_OPERATIONS = {
+    ("/v1/tenants", "post"),
+    ("/v1/practitioners", "post"),
+    ("/v1/practitioners/{practitioner_id}", "get"),
+    ("/v1/patients", "post"),
+    ("/v1/patients", "get"),
+    ("/v1/patients/{patient_id}", "get"),
+    ("/v1/patients/{patient_id}", "patch"),
+    ("/v1/appointments", "post"),
+    ("/v1/appointments", "get"),
+    ("/v1/appointments/{appointment_id}", "get"),
+    ("/v1/appointments/{appointment_id}/confirm", "post"),
+    ("/v1/appointments/{appointment_id}/cancel", "post"),
+    ("/v1/appointments/{appointment_id}/check-in", "post"),
+    ("/v1/appointments/{appointment_id}/complete", "post"),
+    ("/v1/appointments/{appointment_id}/no-show", "post"),
+    ("/v1/streams/{stream_type}/{stream_id}", "get"),
+    ("/v1/streams/{stream_type}/{stream_id}/events", "get"),
+}
+
+
+async def test_health_is_ok_without_credentials(client: httpx.AsyncClient) -> None:
+    r = await client.get("/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+async def test_ready_reports_database_and_migrations(client: httpx.AsyncClient) -> None:
+    r = await client.get("/health/ready")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["migrations"] == "ok"
+    assert "projections" in body["checks"]
+
+
+async def test_openapi_describes_every_v1_operation(client: httpx.AsyncClient) -> None:
+    r = await client.get("/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    described = {(path, method) for path, ops in paths.items() for method in ops}
+    assert described >= V1_OPERATIONS, sorted(V1_OPERATIONS - described)
+    assert {"/health", "/health/ready"} <= paths.keys()
+
+
+async def test_openapi_lists_no_undocumented_v1_path(client: httpx.AsyncClient) -> None:
+    """Every /v1 path the spec lists is one this suite knows, so new ones get tests too."""
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    listed = {p for p in paths if p.startswith("/v1/")}
+    assert listed == {path for path, _ in V1_OPERATIONS}
