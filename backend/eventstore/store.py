@@ -174,8 +174,8 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
     ids: list[UUID] = []
     types: list[str] = []
     schemas: list[int] = []
-    data: list[dict[str, Any]] = []
-    meta: list[dict[str, Any]] = []
+    data: list[str] = []
+    meta: list[str] = []
     occurred: list[dt.datetime] = []
     for i, a in enumerate(appends, start=1):
         for offset, e in enumerate(a.events, start=1):
@@ -184,8 +184,8 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
             ids.append(e.event_id)
             types.append(e.event_type)
             schemas.append(e.schema_version)
-            data.append(e.data)
-            meta.append(e.metadata)
+            data.append(orjson.dumps(e.data).decode())
+            meta.append(orjson.dumps(e.metadata).decode())
             occurred.append(e.occurred_at)
     return [
         tenant_id,

@@ -87,8 +87,8 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
 -- costs one set_config and one INSERT: this is the hot path.
 CREATE FUNCTION append_events(
     p_tenant uuid, p_stream_types text[], p_stream_ids uuid[], p_expected bigint[],
-    e_stream int[], e_offsets int[], e_ids uuid[], e_types text[], e_schema int[], e_data jsonb[],
-    e_meta jsonb[], e_occurred timestamptz[])
+    e_stream int[], e_offsets int[], e_ids uuid[], e_types text[], e_schema int[], e_data text[],
+    e_meta text[], e_occurred timestamptz[])
 RETURNS TABLE (o_stream_id uuid, o_version bigint, o_position bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -128,7 +128,7 @@ BEGIN
     INSERT INTO events (event_id, tenant_id, stream_type, stream_id, version, event_type,
                         schema_version, data, metadata, occurred_at)
     SELECT x.id, p_tenant, p_stream_types[x.sidx], p_stream_ids[x.sidx], bases[x.sidx] + x.off,
-           x.typ, x.sv, x.dat, x.meta, x.occ
+           x.typ, x.sv, x.dat::jsonb, x.meta::jsonb, x.occ
       FROM unnest(e_stream, e_offsets, e_ids, e_types, e_schema, e_data, e_meta, e_occurred)
            AS x(sidx, off, id, typ, sv, dat, meta, occ)
     RETURNING events.stream_id, events.version, events.position;
