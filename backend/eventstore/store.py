@@ -242,18 +242,4 @@ def _conflict(
 
 
 def _recorded(r: asyncpg.Record) -> RecordedEvent:
-    return RecordedEvent(
-        position=r["position"],
-        event_id=r["event_id"],
-        tenant_id=r["tenant_id"],
-        stream_type=r["stream_type"],
-        stream_id=r["stream_id"],
-        version=r["version"],
-        event_type=r["event_type"],
-        schema_version=r["schema_version"],
-        data=r["data"],
-        metadata=r["metadata"],
-        occurred_at=r["occurred_at"],
-        recorded_at=r["recorded_at"],
-        tx_id=r["tx_id"],
-    )
+    return RecordedEvent(**dict(r.items()))  # _COLUMNS names every field
