@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from backend.api import health, problems, temporal
+from backend.api import health, problems, projections_status, temporal
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
 from backend.eventstore import EventStore
@@ -26,6 +26,8 @@ from backend.patients.router import router as patients_router
 from backend.scheduling.router import router as scheduling_router
 from backend.settings import Settings
 from backend.tenancy.router import router as tenancy_router
+from projections import read_models
+from projections.service import ProjectionService
 
 log = structlog.get_logger("caretrail")
 
@@ -35,6 +37,7 @@ class Resources:
     owner_dsn: str
     pool: asyncpg.Pool
     store: EventStore
+    projector_pool: asyncpg.Pool
 
 
 async def open_resources(settings: Settings) -> Resources:
@@ -43,7 +46,8 @@ async def open_resources(settings: Settings) -> Resources:
         log.info("embedded_postgres", data_dir=settings.data_dir)
     await upgrade_to_head(owner_dsn)
     pool = await create_pool(settings.runtime_dsn(owner_dsn), max_size=settings.pool_size)
-    return Resources(owner_dsn, pool, EventStore(pool))
+    projector_pool = await create_pool(settings.projector_dsn(owner_dsn), min_size=1, max_size=4)
+    return Resources(owner_dsn, pool, EventStore(pool), projector_pool)
 
 
 def create_app(settings: Settings, resources: Resources | None = None) -> FastAPI:
@@ -52,13 +56,19 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         opened = resources or await open_resources(settings)
         app.state.pool = opened.pool
         app.state.store = opened.store
+        projections = ProjectionService(opened.projector_pool, read_models.ALL)
+        app.state.projections = projections
+        if settings.kafka_bootstrap_servers is None:
+            await projections.start()
         if settings.uses_dev_secret:
             log.warning("dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use")
         try:
             yield
         finally:
+            await projections.stop()
             if resources is None:
                 await opened.pool.close()
+                await opened.projector_pool.close()
 
     app = FastAPI(
         title="Caretrail",
@@ -84,6 +94,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     for router in (health.router, tenancy_router, patients_router, scheduling_router):
         app.include_router(router)
     app.include_router(temporal.router)
+    app.include_router(projections_status.router)
     app.add_middleware(RequestLogMiddleware)
     app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     return app

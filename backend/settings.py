@@ -20,6 +20,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     # Runtime connection (RLS applies). Unset → database_url with the user caretrail_app.
     app_database_url: str | None = Field(default=None, validation_alias="APP_DATABASE_URL")
+    # Projector connection (reads every tenant's events, writes read models). Unset → database_url
+    # with the user caretrail_projector.
+    projector_database_url: str | None = Field(
+        default=None, validation_alias="PROJECTOR_DATABASE_URL"
+    )
+    # Set → projections run through Kafka (separate processes); unset → in-process from the store.
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
     data_dir: str = Field(default=".data", validation_alias="CARETRAIL_DATA_DIR")
     jwt_secret: str | None = Field(default=None, validation_alias="CARETRAIL_JWT_SECRET")
     pool_size: int = Field(default=20, validation_alias="CARETRAIL_DB_POOL_SIZE")
@@ -47,6 +56,9 @@ class Settings(BaseSettings):
 
     def runtime_dsn(self, owner_dsn: str) -> str:
         return self.app_database_url or with_user(owner_dsn, "caretrail_app")
+
+    def projector_dsn(self, owner_dsn: str) -> str:
+        return self.projector_database_url or with_user(owner_dsn, "caretrail_projector")
 
 
 def with_user(dsn: str, user: str) -> str:

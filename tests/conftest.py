@@ -90,6 +90,13 @@ async def relay_pool(relay_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
+async def projector_pool(owner_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(with_user(owner_dsn, "caretrail_projector"), min_size=1, max_size=6)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
 def store(app_pool: asyncpg.Pool) -> EventStore:
     return EventStore(app_pool)
 
@@ -101,10 +108,14 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def client(
-    settings: Settings, owner_dsn: str, app_pool: asyncpg.Pool, store: EventStore
+    settings: Settings,
+    owner_dsn: str,
+    app_pool: asyncpg.Pool,
+    store: EventStore,
+    projector_pool: asyncpg.Pool,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """HTTP through the whole ASGI app (middleware, auth, routing, errors)."""
-    app = create_app(settings, Resources(owner_dsn, app_pool, store))
+    app = create_app(settings, Resources(owner_dsn, app_pool, store, projector_pool))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:

@@ -30,9 +30,23 @@ async def ready(request: Request) -> Response:
     except (OSError, asyncpg.PostgresError, TimeoutError) as e:
         checks["database"] = f"unreachable: {type(e).__name__}"
         checks["migrations"] = "unknown"
-    checks["projections"] = "in-process: state folded from the event store"
-    ok = checks["database"] == "ok" and checks["migrations"] == "ok"
+    checks["projections"] = await _projections(request)
+    ok = all(checks[k] == "ok" for k in ("database", "migrations", "projections"))
     body = {"status": "ready" if ok else "not ready", "checks": checks}
     response = json_response(body)
     response.status_code = 200 if ok else 503
     return response
+
+
+async def _projections(request: Request) -> str:
+    settings = request.app.state.settings
+    if settings.kafka_bootstrap_servers is not None:
+        return "ok"  # they run as their own processes; see GET /v1/projections
+    service = request.app.state.projections
+    if not service.running():
+        return "not running"
+    try:
+        parked = [s.name for s in await service.status() if s.state != "running"]
+    except (OSError, asyncpg.PostgresError):
+        return "unknown"
+    return f"parked: {', '.join(parked)}" if parked else "ok"

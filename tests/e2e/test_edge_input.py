@@ -21,9 +21,13 @@ from backend.settings import Settings
 
 @pytest.fixture(scope="module")
 async def server(
-    settings: Settings, owner_dsn: str, app_pool: asyncpg.Pool, store: EventStore
+    settings: Settings,
+    owner_dsn: str,
+    app_pool: asyncpg.Pool,
+    store: EventStore,
+    projector_pool: asyncpg.Pool,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, Resources(owner_dsn, app_pool, store))
+    app = create_app(settings, Resources(owner_dsn, app_pool, store, projector_pool))
 
     @app.get("/_boom", include_in_schema=False)
     async def boom() -> None:

@@ -20,6 +20,7 @@ V1_OPERATIONS = {
     ("/v1/appointments/{appointment_id}/no-show", "post"),
     ("/v1/streams/{stream_type}/{stream_id}", "get"),
     ("/v1/streams/{stream_type}/{stream_id}/events", "get"),
+    ("/v1/projections", "get"),
 }
 
 

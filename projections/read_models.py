@@ -1,0 +1,99 @@
+"""The read models the front desk reads: patients, practitioners, appointments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+
+from backend.patients.model import PATIENT, Patient
+from backend.scheduling.model import APPOINTMENT, Appointment
+from backend.tenancy.model import PRACTITIONER, Practitioner
+from projections.framework import StateProjection
+
+
+def _patient_row(p: Patient) -> dict[str, Any]:
+    return {
+        "given_name": p.given_name,
+        "family_name": p.family_name,
+        "search_name": f"{p.given_name} {p.family_name}".casefold(),
+        "birth_date": p.birth_date,
+        "sex": p.sex,
+        "phone": p.phone,
+        "phone_digits": "".join(c for c in p.phone or "" if c.isdigit()) or None,
+        "email": p.email,
+        "specialty_data": p.specialty_data,
+    }
+
+
+def _patient(r: asyncpg.Record) -> Patient:
+    return Patient(
+        r["patient_id"],
+        r["given_name"],
+        r["family_name"],
+        r["birth_date"],
+        r["sex"],
+        r["phone"],
+        r["email"],
+        r["specialty_data"],
+    )
+
+
+def _practitioner_row(p: Practitioner) -> dict[str, Any]:
+    return {"name": p.name, "specialty": p.specialty}
+
+
+def _practitioner(r: asyncpg.Record) -> Practitioner:
+    return Practitioner(r["practitioner_id"], r["name"], r["specialty"])
+
+
+def _appointment_row(a: Appointment) -> dict[str, Any]:
+    assert a.start is not None
+    return {
+        "patient_id": a.patient_id,
+        "practitioner_id": a.practitioner_id,
+        "start_at": a.start,
+        "end_at": a.end,
+        "day": a.start.astimezone(dt.UTC).date(),
+        "reason": a.reason,
+        "status": a.status,
+        "checked_in_at": a.checked_in_at,
+        "checkin_override_reason": a.checkin_override_reason,
+        "cancel_reason": a.cancel_reason,
+    }
+
+
+def _appointment(r: asyncpg.Record) -> Appointment:
+    return Appointment(
+        r["appointment_id"],
+        r["patient_id"],
+        r["practitioner_id"],
+        r["start_at"],
+        r["end_at"],
+        r["reason"],
+        r["status"],
+        r["checked_in_at"],
+        r["checkin_override_reason"],
+        r["cancel_reason"],
+    )
+
+
+PATIENTS = StateProjection("patients", PATIENT, "rm_patients", "patient_id", _patient_row, _patient)
+PRACTITIONERS = StateProjection(
+    "practitioners",
+    PRACTITIONER,
+    "rm_practitioners",
+    "practitioner_id",
+    _practitioner_row,
+    _practitioner,
+)
+APPOINTMENTS = StateProjection(
+    "appointments",
+    APPOINTMENT,
+    "rm_appointments",
+    "appointment_id",
+    _appointment_row,
+    _appointment,
+)
+ALL = (PATIENTS, PRACTITIONERS, APPOINTMENTS)

@@ -1,0 +1,271 @@
+"""Catch-up projections on the real store: read models equal folded state, re-delivery changes
+nothing, a failing handler parks its projection with the error visible, resume retries it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from support import TenantFixture, new_tenant
+
+from backend.eventstore import ANY, EventStore, NewEvent, RecordedEvent, StreamAppend
+from backend.eventstore.db import connect
+from backend.kernel.aggregate import Aggregate
+from backend.kernel.events import from_data
+from backend.patients.model import PATIENT
+from backend.scheduling.model import APPOINTMENT
+from backend.tenancy.model import PRACTITIONER
+from projections.catchup import CatchUpRunner, resume
+from projections.read_models import ALL
+
+SORTED = {"rm_patients": "patient_id", "rm_practitioners": "practitioner_id"}
+
+
+async def _workload(client: httpx.AsyncClient, tenants: list[TenantFixture]) -> int:
+    """Registrations, changes, bookings and their lifecycle across tenants; the last position."""
+    rng = random.Random(7)
+    last = 0
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
+    for tenant in tenants:
+        staff = tenant.as_role("CLINIC_ADMIN")
+        doc = (await client.post("/v1/practitioners", json={"name": "Dr A"}, headers=staff)).json()
+        for i in range(6):
+            body = {
+                "given_name": f"P{i}",
+                "family_name": rng.choice(["Lee", "Okafor", "Silva"]),
+                "birth_date": "1980-01-01",
+                "sex": "unknown",
+                "phone": f"+1 555 {i:04d}",
+            }
+            patient = (await client.post("/v1/patients", json=body, headers=staff)).json()
+            if rng.random() < 0.5:
+                r = await client.patch(
+                    f"/v1/patients/{patient['id']}", json={"phone": "+1 555 9999"}, headers=staff
+                )
+                patient = r.json()
+            slot = start + dt.timedelta(minutes=30 * i)
+            booking = {
+                "patient_id": patient["id"],
+                "practitioner_id": doc["id"],
+                "start": slot.isoformat(),
+                "end": (slot + dt.timedelta(minutes=30)).isoformat(),
+            }
+            appointment = (
+                await client.post("/v1/appointments", json=booking, headers=staff)
+            ).json()
+            for action in rng.sample(["confirm", "cancel"], k=rng.randint(0, 1)):
+                extra = {"reason": "changed plans"} if action == "cancel" else None
+                await client.post(
+                    f"/v1/appointments/{appointment['id']}/{action}", json=extra, headers=staff
+                )
+            last = max(last, patient["position"], appointment["position"])
+    return last
+
+
+async def _folded(
+    owner: asyncpg.Connection, aggregate: Aggregate[Any], tenants: set[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[dict[str, Any], int]]:
+    rows = await owner.fetch(
+        "SELECT tenant_id, stream_id, version, event_type, data FROM events"
+        " WHERE stream_type = $1 AND tenant_id = ANY($2) ORDER BY tenant_id, stream_id, version",
+        aggregate.stream_type,
+        list(tenants),
+    )
+    streams: dict[tuple[uuid.UUID, uuid.UUID], list[asyncpg.Record]] = {}
+    for r in rows:
+        streams.setdefault((r["tenant_id"], r["stream_id"]), []).append(r)
+    return {
+        key: (
+            aggregate.view(aggregate.fold(from_data(e["event_type"], e["data"]) for e in evs)),
+            evs[-1]["version"],
+        )
+        for key, evs in streams.items()
+    }
+
+
+async def _wait_caught_up(projector_pool: asyncpg.Pool, position: int) -> None:
+    for _ in range(500):
+        behind = await projector_pool.fetchval(
+            "SELECT count(*) FROM projection_checkpoints c, events e"
+            " WHERE e.position = $1 AND (c.tx_id, c.position) < (e.tx_id, e.position)"
+            " AND c.name = ANY($2)",
+            position,
+            [p.name for p in ALL],
+        )
+        if behind == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("projections did not catch up")
+
+
+async def test_read_models_equal_state_folded_from_the_store(
+    client: httpx.AsyncClient, projector_pool: asyncpg.Pool, owner_dsn: str
+) -> None:
+    tenants = [await new_tenant(client) for _ in range(3)]
+    last = await _workload(client, tenants)
+    await _wait_caught_up(projector_pool, last)
+    ids = {t.id for t in tenants}
+    owner = await connect(owner_dsn)
+    try:
+        for aggregate, table, key in (
+            (PATIENT, "rm_patients", "patient_id"),
+            (PRACTITIONER, "rm_practitioners", "practitioner_id"),
+            (APPOINTMENT, "rm_appointments", "appointment_id"),
+        ):
+            expected = await _folded(owner, aggregate, ids)
+            projection = next(p for p in ALL if p.table == table)
+            rows = await projector_pool.fetch(
+                f"SELECT * FROM {table} WHERE tenant_id = ANY($1)", list(ids)
+            )
+            actual = {
+                (r["tenant_id"], r[key]): (
+                    aggregate.view(projection.from_row(r)),
+                    r["version"],
+                )
+                for r in rows
+            }
+            assert actual == expected, table
+            assert len(actual) > 0
+    finally:
+        await owner.close()
+
+
+async def test_redelivered_events_change_nothing(projector_pool: asyncpg.Pool) -> None:
+    """Replaying every event from the start into the live read models leaves them unchanged."""
+    before = await projector_pool.fetch("SELECT * FROM rm_patients ORDER BY tenant_id, patient_id")
+    events = await projector_pool.fetch(
+        "SELECT position FROM events WHERE stream_type = 'patient' ORDER BY position LIMIT 1"
+    )
+    assert events, "needs the workload of the test above"
+    replay = _Replay(next(p for p in ALL if p.table == "rm_patients"))
+    runner = CatchUpRunner(projector_pool, replay, batch_size=100)
+    while await runner.step():
+        pass
+    after = await projector_pool.fetch("SELECT * FROM rm_patients ORDER BY tenant_id, patient_id")
+    assert replay.applied > 0
+    assert after == before
+
+
+class _Replay:
+    """The patients projection under another name, so it starts again from position zero."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = f"replay-{uuid.uuid4().hex[:8]}"
+        self.applied = 0
+
+    async def apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        self.applied += 1
+        await self.inner.apply(conn, event)
+
+
+class _Fragile:
+    """Records probe events of one tenant in `probe_seen` (in the projection's transaction, like
+    any read model) and fails on the ones marked poison while `broken`."""
+
+    def __init__(self, tenant: uuid.UUID) -> None:
+        self.name = f"fragile-{uuid.uuid4().hex[:8]}"
+        self.tenant = tenant
+        self.broken = True
+
+    async def apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
+        if event.tenant_id != self.tenant:
+            return
+        if event.data.get("poison") and self.broken:
+            msg = "cannot digest this"
+            raise ValueError(msg)
+        await conn.execute(
+            "INSERT INTO probe_seen (projection, n) VALUES ($1, $2)", self.name, event.data["n"]
+        )
+
+    async def seen(self, pool: asyncpg.Pool) -> list[int]:
+        rows = await pool.fetch(
+            "SELECT n FROM probe_seen WHERE projection = $1 ORDER BY seq", self.name
+        )
+        return [r["n"] for r in rows]
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def probe_table(owner_dsn: str) -> None:
+    owner = await asyncpg.connect(owner_dsn)
+    await owner.execute(
+        "CREATE TABLE IF NOT EXISTS probe_seen (seq bigint GENERATED ALWAYS AS IDENTITY,"
+        " projection text NOT NULL, n int NOT NULL);"
+        " GRANT SELECT, INSERT ON probe_seen TO caretrail_projector"
+    )
+    await owner.close()
+
+
+async def test_a_failing_handler_parks_and_resume_retries(
+    store: EventStore, projector_pool: asyncpg.Pool
+) -> None:
+    tenant, stream = uuid.uuid4(), uuid.uuid4()
+
+    def probe(n: int, poison: bool = False) -> NewEvent:
+        return NewEvent(uuid.uuid4(), "Probe", {"n": n, "poison": poison}, dt.datetime.now(dt.UTC))
+
+    await store.append(tenant, [StreamAppend("probe", stream, ANY, (probe(1), probe(2)))])
+    bad = await store.append(tenant, [StreamAppend("probe", stream, ANY, (probe(3, True),))])
+    await store.append(tenant, [StreamAppend("probe", stream, ANY, (probe(4),))])
+    fragile = _Fragile(tenant)
+    runner = CatchUpRunner(projector_pool, fragile, batch_size=10_000)
+    while await runner.step():
+        pass
+    state = await projector_pool.fetchrow(
+        "SELECT state, last_error, error_position FROM projection_checkpoints WHERE name = $1",
+        fragile.name,
+    )
+    assert state["state"] == "parked"
+    assert "cannot digest this" in state["last_error"]
+    assert state["error_position"] == bad.position
+    assert await fragile.seen(projector_pool) == [1, 2]  # those before the poison, once
+    assert await runner.step() == 0  # parked: no retry loop, no skipping
+    assert await fragile.seen(projector_pool) == [1, 2]
+
+    assert await resume(projector_pool, fragile.name)
+    fragile.broken = False
+    while await runner.step():
+        pass
+    assert await fragile.seen(projector_pool) == [1, 2, 3, 4]
+    assert (await runner.checkpoint()).state == "running"
+
+
+async def test_two_runners_of_one_projection_apply_each_event_once(
+    store: EventStore, projector_pool: asyncpg.Pool
+) -> None:
+    tenant = uuid.uuid4()
+    for n in range(200):
+        event = NewEvent(uuid.uuid4(), "Probe", {"n": n}, dt.datetime.now(dt.UTC))
+        await store.append(tenant, [StreamAppend("probe", uuid.uuid4(), ANY, (event,))])
+    fragile = _Fragile(tenant)
+    runners = [CatchUpRunner(projector_pool, fragile, batch_size=7) for _ in range(2)]
+
+    async def drain(runner: CatchUpRunner) -> None:
+        idle = 0
+        while idle < 3:
+            idle = 0 if await runner.step() else idle + 1
+
+    await asyncio.gather(*(drain(r) for r in runners))
+    assert sorted(await fragile.seen(projector_pool)) == list(range(200))
+
+
+async def test_status_reports_position_lag_and_state(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    r = await client.get("/v1/projections", headers=tenant.as_role("CLINIC_ADMIN"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["running"] is True
+    names = {p["name"] for p in body["projections"]}
+    assert {"patients", "practitioners", "appointments"} <= names
+    for p in body["projections"]:
+        assert p["state"] in ("running", "parked")
+        assert p["lag_events"] >= 0 and p["lag_seconds"] >= 0
+    denied = await client.get("/v1/projections", headers=tenant.as_role("RECEPTIONIST"))
+    assert denied.status_code == 403
