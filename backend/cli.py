@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--tenant", type=UUID)
     token.add_argument("--actor", default="dev-user")
     token.add_argument("--ttl", type=int, default=3600)
+    from projections.cli import add_commands, run
+
+    add_commands(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -28,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "projections":
+        return asyncio.run(run(settings, args))
     from backend.auth.tokens import issue_token
 
     print(

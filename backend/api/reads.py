@@ -1,58 +1,91 @@
-"""Reads folded from the event store (until read models serve them)."""
+"""Reads: read models with read-your-writes, and the JSON responses of every read.
+
+A read names the projection it reads from. With `min_position` it waits (up to 5 s) until that
+projection has applied the event at that position, then reads in the same transaction; if it
+cannot, 503 PROJECTION_LAGGING with Retry-After. Every read-model response carries
+`X-Projection-Position`: the position of the last event the projection had applied.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from itertools import groupby
-from typing import Any
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 import orjson
-from fastapi import Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from backend.api.deps import tenant_of
+from backend.api.problems import ApiError
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore, RecordedEvent
 from backend.kernel.aggregate import Aggregate
-from backend.kernel.errors import NotFound
 from backend.kernel.events import from_data
+
+MAX_WAIT_SECONDS = 5.0
+MinPosition = Annotated[
+    int | None,
+    Query(ge=1, le=2**62, description="wait until the read model has applied this position"),
+]
+
+# Applied: the checkpoint is at or past the event in the global order (tx_id, position). An
+# event the caller cannot see (another tenant's, or not committed) is compared by position.
+_PROGRESS = """
+SELECT c.position,
+       CASE WHEN e.position IS NULL THEN c.position >= $2
+            ELSE (c.tx_id, c.position) >= (e.tx_id, e.position) END AS applied
+  FROM projection_checkpoints c LEFT JOIN events e ON e.position = $2
+ WHERE c.name = $1
+"""
+
+
+@asynccontextmanager
+async def read_model(
+    request: Request, principal: Principal, projection: str, min_position: int | None
+) -> AsyncIterator[tuple[asyncpg.Connection, int]]:
+    """A tenant transaction on the read model, and the projection's position."""
+    store: EventStore = request.app.state.store
+    deadline = time.monotonic() + MAX_WAIT_SECONDS
+    while True:
+        async with store.transaction(tenant_of(principal)) as conn:
+            row = await conn.fetchrow(_PROGRESS, projection, min_position)
+            if min_position is None or (row is not None and row["applied"]):
+                yield conn, row["position"] if row is not None else 0
+                return
+        if time.monotonic() >= deadline:
+            raise ApiError(
+                503,
+                "PROJECTION_LAGGING",
+                f"the {projection} read model has not reached position {min_position} yet",
+                headers={"Retry-After": "1"},
+            )
+        await asyncio.sleep(0.01)
+
+
+def read_model_response(
+    body: Any, position: int, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response(body, {**(headers or {}), "X-Projection-Position": str(position)})
+
+
+def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body, default=_encode), media_type="application/json", headers=headers
+    )
+
+
+def _encode(value: Any) -> str:
+    """What orjson does not serialise natively: asyncpg's UUID subclass, decimals."""
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
 
 
 def fold_recorded(aggregate: Aggregate[Any], events: list[RecordedEvent]) -> Any:
     return aggregate.fold(from_data(e.event_type, e.data) for e in events)
-
-
-def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
-
-
-async def read_stream_view(
-    request: Request, principal: Principal, aggregate: Aggregate[Any], stream_id: UUID
-) -> Response:
-    store: EventStore = request.app.state.store
-    async with store.transaction(tenant_of(principal)) as conn:
-        events = await store.read_stream(conn, aggregate.stream_type, stream_id)
-    if not events:
-        raise NotFound(f"{aggregate.stream_type} {stream_id} not found")
-    version = events[-1].version
-    body = {**aggregate.view(fold_recorded(aggregate, events)), "version": version}
-    return json_response(body, {"ETag": f'"{version}"'})
-
-
-async def all_views(
-    request: Request, principal: Principal, aggregate: Aggregate[Any]
-) -> list[dict[str, Any]]:
-    """Every stream of a type folded to its view (with version), in stream id order."""
-    store: EventStore = request.app.state.store
-    async with store.transaction(tenant_of(principal)) as conn:
-        events = await store.read_streams_of_type(conn, aggregate.stream_type)
-    return [
-        {**aggregate.view(fold_recorded(aggregate, group)), "version": group[-1].version}
-        for group in _by_stream(events)
-    ]
-
-
-def _by_stream(events: list[RecordedEvent]) -> Iterator[list[RecordedEvent]]:
-    for _, group in groupby(events, key=lambda e: e.stream_id):
-        yield list(group)

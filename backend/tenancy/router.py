@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -11,12 +12,16 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import read_stream_view
+from backend.api.reads import MinPosition, read_model, read_model_response
 from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
+from backend.kernel.errors import NotFound
+from backend.scheduling.model import HOLDS_SLOT
 from backend.tenancy import model, service
+from projections.read_models import APPOINTMENTS, PRACTITIONERS
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])
+Staff = Annotated[Principal, Depends(require(*STAFF))]
 
 
 class NewTenant(BaseModel):
@@ -68,8 +73,61 @@ async def register_practitioner(
 
 @router.get("/practitioners/{practitioner_id}")
 async def get_practitioner(
-    practitioner_id: UUID,
-    request: Request,
-    principal: Annotated[Principal, Depends(require(*STAFF))],
+    practitioner_id: UUID, request: Request, principal: Staff, min_position: MinPosition = None
 ) -> Response:
-    return await read_stream_view(request, principal, model.PRACTITIONER, practitioner_id)
+    name = PRACTITIONERS.name
+    async with read_model(request, principal, name, min_position) as (conn, position):
+        row = await conn.fetchrow(
+            "SELECT * FROM rm_practitioners WHERE practitioner_id = $1", practitioner_id
+        )
+    if row is None:
+        raise NotFound(f"practitioner {practitioner_id} not found")
+    body = {**model.practitioner_view(PRACTITIONERS.from_row(row)), "version": row["version"]}
+    return read_model_response(body, position, {"ETag": f'"{row["version"]}"'})
+
+
+@router.get("/practitioners/{practitioner_id}/day")
+async def practitioner_day(
+    practitioner_id: UUID,
+    date: dt.date,
+    request: Request,
+    principal: Staff,
+    min_position: MinPosition = None,
+) -> Response:
+    """The practitioner's UTC day: appointments that hold time (busy) and the gaps (free)."""
+    day_start = dt.datetime.combine(date, dt.time(), dt.UTC)
+    day_end = day_start + dt.timedelta(days=1)
+    name = APPOINTMENTS.name
+    async with read_model(request, principal, name, min_position) as (conn, position):
+        known = await conn.fetchval(
+            "SELECT 1 FROM rm_practitioners WHERE practitioner_id = $1", practitioner_id
+        )
+        rows = await conn.fetch(
+            "SELECT appointment_id, start_at, end_at, status FROM rm_appointments"
+            " WHERE practitioner_id = $1 AND start_at < $3 AND end_at > $2"
+            " AND status = ANY($4) ORDER BY start_at",
+            practitioner_id,
+            day_start,
+            day_end,
+            sorted(HOLDS_SLOT),
+        )
+    if not known:
+        raise NotFound(f"practitioner {practitioner_id} not found")
+    busy = [
+        {
+            "appointment_id": r["appointment_id"],
+            "start": r["start_at"],
+            "end": r["end_at"],
+            "status": r["status"],
+        }
+        for r in rows
+    ]
+    free, cursor = [], day_start
+    for r in rows:
+        if r["start_at"] > cursor:
+            free.append({"start": cursor, "end": r["start_at"]})
+        cursor = max(cursor, r["end_at"])
+    if cursor < day_end:
+        free.append({"start": cursor, "end": day_end})
+    body = {"practitioner_id": practitioner_id, "date": date, "busy": busy, "free": free}
+    return read_model_response(body, position)
