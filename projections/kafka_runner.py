@@ -1,0 +1,146 @@
+"""A projection fed from Kafka: one consumer group per projection.
+
+The read-model rows and the partition's progress (offset and event position) commit in one
+PostgreSQL transaction; on (re)assignment a partition is sought to the offset after the one
+recorded there, so a redelivered message is never applied twice, and the row-version guard of
+the projection makes even a replay from an older offset harmless. Kafka's committed offsets are
+updated after each batch as a hint for tools, never trusted for correctness.
+
+A handler that raises parks the projection (state, error and position in
+projection_checkpoints, like the catch-up runner) and pauses consumption until
+`caretrail projections resume NAME`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from projections.framework import Projection
+from projections.kafka_codec import TOPIC, decode
+
+log = structlog.get_logger("caretrail.projections.kafka")
+
+
+class _SeekToRecorded(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: KafkaProjectionRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.runner.seek_to_recorded(assigned)
+
+
+class KafkaProjectionRunner:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        projection: Projection,
+        bootstrap_servers: str,
+        *,
+        topic: str = TOPIC,
+        max_records: int = 500,
+    ) -> None:
+        self.pool = pool
+        self.projection = projection
+        self.topic = topic
+        self.max_records = max_records
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=f"caretrail.projection.{projection.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+
+    async def seek_to_recorded(self, partitions: Any) -> None:
+        rows = await self.pool.fetch(
+            "SELECT partition, kafka_offset FROM projection_partitions WHERE name = $1",
+            self.projection.name,
+        )
+        recorded = {r["partition"]: r["kafka_offset"] for r in rows}
+        for tp in partitions:
+            if tp.partition in recorded:
+                self.consumer.seek(tp, recorded[tp.partition] + 1)
+            else:
+                await self.consumer.seek_to_beginning(tp)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.pool.execute(
+            "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+            self.projection.name,
+        )
+        await self.consumer.start()
+        self.consumer.subscribe([self.topic], listener=_SeekToRecorded(self))
+        try:
+            while not stop.is_set():
+                if not await self._running():
+                    await asyncio.sleep(0.2)
+                    continue
+                batches = await self.consumer.getmany(timeout_ms=50, max_records=self.max_records)
+                for tp, records in batches.items():
+                    if not await self._apply_partition(tp, records):
+                        break
+        finally:
+            await self.consumer.stop()
+
+    async def _running(self) -> bool:
+        state = await self.pool.fetchval(
+            "SELECT state FROM projection_checkpoints WHERE name = $1", self.projection.name
+        )
+        if state == "running" and self.consumer.paused():
+            await self.seek_to_recorded(self.consumer.assignment())
+            self.consumer.resume(*self.consumer.assignment())
+        return bool(state == "running")
+
+    async def _apply_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
+        try:
+            await self._apply(tp, records)
+        except (OSError, asyncpg.InterfaceError):
+            raise
+        except Exception:
+            for record in records:
+                try:
+                    await self._apply(tp, [record])
+                except Exception as e:
+                    await self._park(record, e)
+                    return False
+        await self.consumer.commit({tp: records[-1].offset + 1})
+        return True
+
+    async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        events = [decode(r.value) for r in records]
+        async with self.pool.acquire() as conn, conn.transaction():
+            for event in events:
+                await self.projection.apply(conn, event)
+            last = events[-1]
+            await conn.execute(
+                "INSERT INTO projection_partitions (name, partition, kafka_offset, tx_id, position)"
+                " VALUES ($1, $2, $3, $4::text::xid8, $5)"
+                " ON CONFLICT (name, partition) DO UPDATE SET kafka_offset = EXCLUDED.kafka_offset,"
+                " tx_id = EXCLUDED.tx_id, position = EXCLUDED.position, updated_at = now()",
+                self.projection.name,
+                tp.partition,
+                records[-1].offset,
+                str(last.tx_id),
+                last.position,
+            )
+
+    async def _park(self, record: ConsumerRecord, error: Exception) -> None:
+        event = decode(record.value)
+        detail = f"{type(error).__name__}: {error}"
+        self.consumer.pause(*self.consumer.assignment())
+        await self.pool.execute(
+            "UPDATE projection_checkpoints SET state = 'parked', last_error = $2,"
+            " error_position = $3, updated_at = now() WHERE name = $1",
+            self.projection.name,
+            detail,
+            event.position,
+        )
+        log.error("projection_parked", projection=self.projection.name, error=detail)

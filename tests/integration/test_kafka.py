@@ -1,0 +1,112 @@
+"""The Kafka path against a real Kafka-protocol broker: the relay publishes the store in global
+order, Kafka-fed projections build read models identical, row for row, to the catch-up ones."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from support import new_tenant
+from workload import wait_caught_up, workload
+
+from backend.eventstore.db import connect, create_pool
+from backend.settings import with_user
+from projections.kafka_codec import TOPIC
+from projections.kafka_runner import KafkaProjectionRunner
+from projections.read_models import ALL
+from projections.rebuild import _create_shadow
+from projections.relay import Relay
+
+PARTITIONS = 3
+
+
+@pytest.fixture(scope="module")
+async def topic(kafka_bootstrap: str) -> str:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    return TOPIC
+
+
+@pytest.fixture
+async def relay_pool(owner_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(with_user(owner_dsn, "caretrail_relay"), min_size=1, max_size=2)
+    yield pool
+    await pool.close()
+
+
+async def test_kafka_read_models_equal_catch_up_read_models(
+    client: httpx.AsyncClient,
+    projector_pool: asyncpg.Pool,
+    relay_pool: asyncpg.Pool,
+    owner_dsn: str,
+    kafka_bootstrap: str,
+    topic: str,
+) -> None:
+    tenants = [await new_tenant(client) for _ in range(3)]
+    last = await workload(client, tenants)
+    await wait_caught_up(projector_pool, last)
+
+    owner = await connect(owner_dsn)
+    kafka_fed = []
+    for projection in ALL:
+        copy = dataclasses.replace(
+            projection, name=f"{projection.name}__kafka", table=f"{projection.table}__kafka"
+        )
+        await _create_shadow(owner, projection.table, copy.table)
+        kafka_fed.append(copy)
+    await owner.close()
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, enable_idempotence=False, acks="all"
+    )
+    await producer.start()
+    stop = asyncio.Event()
+    relay = Relay(relay_pool, producer, partitions=PARTITIONS)
+    runners = [KafkaProjectionRunner(projector_pool, p, kafka_bootstrap) for p in kafka_fed]
+    tasks = [asyncio.create_task(relay.run(stop))]
+    tasks += [asyncio.create_task(r.run(stop)) for r in runners]
+    try:
+        ids = [t.id for t in tenants]
+        deadline = time.monotonic() + 60
+        pending = list(zip(ALL, kafka_fed, strict=True))
+        while pending and time.monotonic() < deadline:
+            live, fed = pending[0]
+            expected = await _rows(projector_pool, live.table, ids)
+            if await _rows(projector_pool, fed.table, ids) == expected and expected:
+                pending.pop(0)
+            else:
+                await asyncio.sleep(0.1)
+        assert not pending, f"{[p[1].table for p in pending]} never matched"
+        headers = await _published_headers(relay_pool)
+        assert headers >= last
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+
+
+async def _rows(pool: asyncpg.Pool, table: str, tenants: list[object]) -> list[asyncpg.Record]:
+    key = {"rm_patients": "patient_id", "rm_practitioners": "practitioner_id"}.get(
+        table.removesuffix("__kafka"), "appointment_id"
+    )
+    return await pool.fetch(
+        f"SELECT * FROM {table} WHERE tenant_id = ANY($1) ORDER BY tenant_id, {key}", tenants
+    )
+
+
+async def _published_headers(pool: asyncpg.Pool) -> int:
+    position: int = await pool.fetchval(
+        "SELECT position FROM relay_checkpoints WHERE name = 'kafka'"
+    )
+    return position

@@ -1,0 +1,69 @@
+"""A randomized front-desk workload over several tenants, and waiting for projections."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+
+import asyncpg
+import httpx
+from support import TenantFixture
+
+from projections.read_models import ALL
+
+
+async def workload(client: httpx.AsyncClient, tenants: list[TenantFixture]) -> int:
+    """Registrations, changes, bookings and their lifecycle across tenants; the last position."""
+    rng = random.Random(7)
+    last = 0
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
+    for tenant in tenants:
+        staff = tenant.as_role("CLINIC_ADMIN")
+        doc = (await client.post("/v1/practitioners", json={"name": "Dr A"}, headers=staff)).json()
+        for i in range(6):
+            body = {
+                "given_name": f"P{i}",
+                "family_name": rng.choice(["Lee", "Okafor", "Silva"]),
+                "birth_date": "1980-01-01",
+                "sex": "unknown",
+                "phone": f"+1 555 {i:04d}",
+            }
+            patient = (await client.post("/v1/patients", json=body, headers=staff)).json()
+            if rng.random() < 0.5:
+                r = await client.patch(
+                    f"/v1/patients/{patient['id']}", json={"phone": "+1 555 9999"}, headers=staff
+                )
+                patient = r.json()
+            slot = start + dt.timedelta(minutes=30 * i)
+            booking = {
+                "patient_id": patient["id"],
+                "practitioner_id": doc["id"],
+                "start": slot.isoformat(),
+                "end": (slot + dt.timedelta(minutes=30)).isoformat(),
+            }
+            appointment = (
+                await client.post("/v1/appointments", json=booking, headers=staff)
+            ).json()
+            for action in rng.sample(["confirm", "cancel"], k=rng.randint(0, 1)):
+                extra = {"reason": "changed plans"} if action == "cancel" else None
+                await client.post(
+                    f"/v1/appointments/{appointment['id']}/{action}", json=extra, headers=staff
+                )
+            last = max(last, patient["position"], appointment["position"])
+    return last
+
+
+async def wait_caught_up(projector_pool: asyncpg.Pool, position: int) -> None:
+    for _ in range(500):
+        behind = await projector_pool.fetchval(
+            "SELECT count(*) FROM projection_checkpoints c, events e"
+            " WHERE e.position = $1 AND (c.tx_id, c.position) < (e.tx_id, e.position)"
+            " AND c.name = ANY($2)",
+            position,
+            [p.name for p in ALL],
+        )
+        if behind == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("projections did not catch up")
