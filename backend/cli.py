@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve the API on HOST:PORT")
     serve.add_argument("--workers", type=int, default=1)
     sub.add_parser("migrate", help="apply migrations to DATABASE_URL")
+    sub.add_parser("relay", help="publish the event store to Kafka (KAFKA_BOOTSTRAP_SERVERS)")
+    sub.add_parser("project", help="run every projection from Kafka (KAFKA_BOOTSTRAP_SERVERS)")
     token = sub.add_parser("token", help="mint a JWT for local use (dev secret unless set)")
     token.add_argument("--role", action="append", required=True)
     token.add_argument("--tenant", type=UUID)
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "projections":
         return asyncio.run(run(settings, args))
+    if args.command in ("relay", "project"):
+        return _kafka_process(settings, args.command)
     from backend.auth.tokens import issue_token
 
     print(
@@ -63,6 +67,17 @@ def _serve(settings: Settings) -> int:
         access_log=False,
         log_level="warning",
     )
+    return 0
+
+
+def _kafka_process(settings: Settings, command: str) -> int:
+    import uvloop
+
+    from backend.observability import configure_logging
+    from projections.processes import run_projector, run_relay
+
+    configure_logging(settings.log_level)
+    uvloop.run(run_relay(settings) if command == "relay" else run_projector(settings))
     return 0
 
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(
         default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    kafka_partitions: int = Field(default=3, validation_alias="KAFKA_PARTITIONS")
+    # Relay connection (reads every tenant's events). Unset → database_url, user caretrail_relay.
+    relay_database_url: str | None = Field(default=None, validation_alias="RELAY_DATABASE_URL")
     data_dir: str = Field(default=".data", validation_alias="CARETRAIL_DATA_DIR")
     jwt_secret: str | None = Field(default=None, validation_alias="CARETRAIL_JWT_SECRET")
     pool_size: int = Field(default=20, validation_alias="CARETRAIL_DB_POOL_SIZE")
@@ -56,6 +59,9 @@ class Settings(BaseSettings):
 
     def runtime_dsn(self, owner_dsn: str) -> str:
         return self.app_database_url or with_user(owner_dsn, "caretrail_app")
+
+    def relay_dsn(self, owner_dsn: str) -> str:
+        return self.relay_database_url or with_user(owner_dsn, "caretrail_relay")
 
     def projector_dsn(self, owner_dsn: str) -> str:
         return self.projector_database_url or with_user(owner_dsn, "caretrail_projector")

@@ -28,6 +28,14 @@ class Projection(Protocol):
     async def apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None: ...
 
 
+class TableProjection(Projection, Protocol):
+    """A projection that owns one table (so it can be rebuilt into a shadow of it); a frozen
+    dataclass with `name` and `table` fields."""
+
+    @property
+    def table(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class StateProjection:
     """One row per stream of `aggregate.stream_type` in `table`, keyed by (tenant_id, `key`)."""

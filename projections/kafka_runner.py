@@ -1,10 +1,11 @@
 """A projection fed from Kafka: one consumer group per projection.
 
-The read-model rows and the partition's progress (offset and event position) commit in one
-PostgreSQL transaction; on (re)assignment a partition is sought to the offset after the one
-recorded there, so a redelivered message is never applied twice, and the row-version guard of
-the projection makes even a replay from an older offset harmless. Kafka's committed offsets are
-updated after each batch as a hint for tools, never trusted for correctness.
+The read-model rows and the partition's progress (offset and the event's place in the global
+order) commit in one PostgreSQL transaction; on (re)assignment a partition is sought to the
+offset after the one recorded there, so a redelivered message is never applied twice, and an
+event the relay published twice (it crashed before its checkpoint) is recognised by its place
+in the global order and skipped. Every projection is applied exactly once, counters included.
+Kafka's committed offsets are updated after each batch as a hint for tools, never trusted.
 
 A handler that raises parks the projection (state, error and position in
 projection_checkpoints, like the catch-up runner) and pauses consumption until
@@ -117,9 +118,20 @@ class KafkaProjectionRunner:
     async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         events = [decode(r.value) for r in records]
         async with self.pool.acquire() as conn, conn.transaction():
-            for event in events:
+            done = await conn.fetchrow(
+                "SELECT tx_id::text::bigint AS tx_id, position FROM projection_partitions"
+                " WHERE name = $1 AND partition = $2 FOR UPDATE",
+                self.projection.name,
+                tp.partition,
+            )
+            # A partition carries its streams' events in global order, and a relay that
+            # crashed re-publishes a batch in that same order: whatever is not past what this
+            # partition already applied is a duplicate.
+            applied = (done["tx_id"], done["position"]) if done is not None else (0, 0)
+            fresh = [e for e in events if (e.tx_id, e.position) > applied]
+            for event in fresh:
                 await self.projection.apply(conn, event)
-            last = events[-1]
+            tx_id, position = (fresh[-1].tx_id, fresh[-1].position) if fresh else applied
             await conn.execute(
                 "INSERT INTO projection_partitions (name, partition, kafka_offset, tx_id, position)"
                 " VALUES ($1, $2, $3, $4::text::xid8, $5)"
@@ -128,8 +140,8 @@ class KafkaProjectionRunner:
                 self.projection.name,
                 tp.partition,
                 records[-1].offset,
-                str(last.tx_id),
-                last.position,
+                str(tx_id),
+                position,
             )
 
     async def _park(self, record: ConsumerRecord, error: Exception) -> None:

@@ -10,7 +10,8 @@ import asyncpg
 from backend.patients.model import PATIENT, Patient
 from backend.scheduling.model import APPOINTMENT, Appointment
 from backend.tenancy.model import PRACTITIONER, Practitioner
-from projections.framework import StateProjection
+from projections.daily_activity import DAILY_ACTIVITY
+from projections.framework import StateProjection, TableProjection
 
 
 def _patient_row(p: Patient) -> dict[str, Any]:
@@ -96,4 +97,4 @@ APPOINTMENTS = StateProjection(
     _appointment_row,
     _appointment,
 )
-ALL = (PATIENTS, PRACTITIONERS, APPOINTMENTS)
+ALL: tuple[TableProjection, ...] = (PATIENTS, PRACTITIONERS, APPOINTMENTS, DAILY_ACTIVITY)

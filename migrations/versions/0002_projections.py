@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
-READ_MODELS = ("rm_patients", "rm_practitioners", "rm_appointments")
+READ_MODELS = ("rm_patients", "rm_practitioners", "rm_appointments", "rm_daily_activity")
 
 UPGRADE = """
 DO $$
@@ -82,6 +82,20 @@ CREATE INDEX rm_appointments_by_day ON rm_appointments (tenant_id, day, start_at
 CREATE INDEX rm_appointments_by_practitioner
     ON rm_appointments (tenant_id, practitioner_id, start_at);
 
+-- Front-desk activity per UTC day (counts of what happened that day). Counters, not state: they
+-- are right only if every event is applied exactly once.
+CREATE TABLE rm_daily_activity (
+    tenant_id  uuid NOT NULL,
+    day        date NOT NULL,
+    booked     int  NOT NULL DEFAULT 0,
+    confirmed  int  NOT NULL DEFAULT 0,
+    cancelled  int  NOT NULL DEFAULT 0,
+    checked_in int  NOT NULL DEFAULT 0,
+    completed  int  NOT NULL DEFAULT 0,
+    no_show    int  NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, day)
+);
+
 GRANT USAGE ON SCHEMA public TO caretrail_projector;
 GRANT SELECT ON events TO caretrail_projector;
 GRANT SELECT, INSERT, UPDATE ON projection_checkpoints TO caretrail_projector;
@@ -110,6 +124,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script(
-        "DROP TABLE rm_appointments, rm_practitioners, rm_patients, projection_checkpoints; "
+        "DROP TABLE rm_daily_activity, rm_appointments, rm_practitioners, rm_patients,"
+        " projection_checkpoints; "
         "DROP POLICY projector_reads_all ON events;"
     )

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 
 import httpx
+from infra import free_port
 from support import JWT_SECRET
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def test_serve_migrates_and_answers_ready(owner_dsn: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": owner_dsn,

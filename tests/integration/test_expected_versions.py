@@ -18,43 +18,43 @@ def event(kind: str = "Noted", **data: object) -> NewEvent:
 
 async def versions(store: EventStore, tenant: uuid.UUID, stream: uuid.UUID) -> list[int]:
     async with store.transaction(tenant) as conn:
-        return [e.version for e in await store.read_stream(conn, "patient", stream)]
+        return [e.version for e in await store.read_stream(conn, "probe", stream)]
 
 
 async def test_no_stream_creates_and_then_conflicts_with_the_actual_version(
     store: EventStore,
 ) -> None:
     tenant, stream = uuid.uuid4(), uuid.uuid4()
-    first = await store.append(tenant, [StreamAppend("patient", stream, NO_STREAM, (event(),))])
+    first = await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, (event(),))])
     assert first.version_of(stream) == 1
     with pytest.raises(Conflict) as caught:
-        await store.append(tenant, [StreamAppend("patient", stream, NO_STREAM, (event(),))])
+        await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, (event(),))])
     assert (caught.value.expected, caught.value.actual) == (0, 1)
     assert await versions(store, tenant, stream) == [1]
 
 
 async def test_exact_version_appends_only_at_that_version(store: EventStore) -> None:
     tenant, stream = uuid.uuid4(), uuid.uuid4()
-    await store.append(tenant, [StreamAppend("patient", stream, NO_STREAM, (event(), event()))])
+    await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, (event(), event()))])
     for stale in (1, 3):
         with pytest.raises(Conflict) as caught:
-            await store.append(tenant, [StreamAppend("patient", stream, stale, (event(),))])
+            await store.append(tenant, [StreamAppend("probe", stream, stale, (event(),))])
         assert (caught.value.expected, caught.value.actual) == (stale, 2)
-    result = await store.append(tenant, [StreamAppend("patient", stream, 2, (event(),))])
+    result = await store.append(tenant, [StreamAppend("probe", stream, 2, (event(),))])
     assert result.version_of(stream) == 3
     assert await versions(store, tenant, stream) == [1, 2, 3]
 
 
 async def test_exact_version_on_a_missing_stream_conflicts(store: EventStore) -> None:
     with pytest.raises(Conflict) as caught:
-        await store.append(uuid.uuid4(), [StreamAppend("patient", uuid.uuid4(), 4, (event(),))])
+        await store.append(uuid.uuid4(), [StreamAppend("probe", uuid.uuid4(), 4, (event(),))])
     assert caught.value.actual == 0
 
 
 async def test_any_appends_whatever_the_version(store: EventStore) -> None:
     tenant, stream = uuid.uuid4(), uuid.uuid4()
     got = [
-        (await store.append(tenant, [StreamAppend("patient", stream, ANY, (event(),))]))
+        (await store.append(tenant, [StreamAppend("probe", stream, ANY, (event(),))]))
         for _ in range(3)
     ]
     assert [r.version_of(stream) for r in got] == [1, 2, 3]
@@ -66,9 +66,9 @@ async def test_events_of_one_append_get_consecutive_versions_and_increasing_posi
 ) -> None:
     tenant, stream = uuid.uuid4(), uuid.uuid4()
     batch = tuple(event(n=i) for i in range(5))
-    result = await store.append(tenant, [StreamAppend("patient", stream, NO_STREAM, batch)])
+    result = await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, batch)])
     async with store.transaction(tenant) as conn:
-        stored = await store.read_stream(conn, "patient", stream)
+        stored = await store.read_stream(conn, "probe", stream)
     assert [e.version for e in stored] == [1, 2, 3, 4, 5]
     assert [e.data["n"] for e in stored] == [0, 1, 2, 3, 4]
     positions = [e.position for e in stored]
@@ -77,13 +77,13 @@ async def test_events_of_one_append_get_consecutive_versions_and_increasing_posi
 
 async def test_a_conflict_on_one_stream_writes_nothing_to_the_other(store: EventStore) -> None:
     tenant, a, b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await store.append(tenant, [StreamAppend("patient", b, NO_STREAM, (event(),))])
+    await store.append(tenant, [StreamAppend("probe", b, NO_STREAM, (event(),))])
     with pytest.raises(Conflict) as caught:
         await store.append(
             tenant,
             [
-                StreamAppend("patient", a, NO_STREAM, (event(),)),
-                StreamAppend("patient", b, NO_STREAM, (event(),)),
+                StreamAppend("probe", a, NO_STREAM, (event(),)),
+                StreamAppend("probe", b, NO_STREAM, (event(),)),
             ],
         )
     assert caught.value.stream_id == b
@@ -93,12 +93,12 @@ async def test_a_conflict_on_one_stream_writes_nothing_to_the_other(store: Event
 
 async def test_two_streams_in_one_append_commit_together(store: EventStore) -> None:
     tenant, a, b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await store.append(tenant, [StreamAppend("patient", b, NO_STREAM, (event(),))])
+    await store.append(tenant, [StreamAppend("probe", b, NO_STREAM, (event(),))])
     result = await store.append(
         tenant,
         [
-            StreamAppend("patient", a, NO_STREAM, (event(), event())),
-            StreamAppend("patient", b, 1, (event(),)),
+            StreamAppend("probe", a, NO_STREAM, (event(), event())),
+            StreamAppend("probe", b, 1, (event(),)),
         ],
     )
     assert (result.version_of(a), result.version_of(b)) == (2, 2)
@@ -109,15 +109,15 @@ async def test_two_streams_in_one_append_commit_together(store: EventStore) -> N
 async def test_repeating_an_append_returns_the_original_result(store: EventStore) -> None:
     tenant, stream = uuid.uuid4(), uuid.uuid4()
     batch = (event(), event())
-    first = await store.append(tenant, [StreamAppend("patient", stream, NO_STREAM, batch)])
-    again = await store.append(tenant, [StreamAppend("patient", stream, NO_STREAM, batch)])
+    first = await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, batch)])
+    again = await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, batch)])
     assert again == first
     assert await versions(store, tenant, stream) == [1, 2]
 
 
 async def test_concurrent_identical_appends_write_once(store: EventStore) -> None:
     tenant, stream = uuid.uuid4(), uuid.uuid4()
-    append = StreamAppend("patient", stream, NO_STREAM, (event(),))
+    append = StreamAppend("probe", stream, NO_STREAM, (event(),))
     results = await asyncio.gather(*(store.append(tenant, [append]) for _ in range(10)))
     assert len(set(results)) == 1
     assert await versions(store, tenant, stream) == [1]
@@ -125,10 +125,10 @@ async def test_concurrent_identical_appends_write_once(store: EventStore) -> Non
 
 async def test_concurrent_writers_at_one_version_exactly_one_wins(store: EventStore) -> None:
     tenant, stream = uuid.uuid4(), uuid.uuid4()
-    await store.append(tenant, [StreamAppend("patient", stream, NO_STREAM, (event(),))])
+    await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, (event(),))])
     outcomes = await asyncio.gather(
         *(
-            store.append(tenant, [StreamAppend("patient", stream, 1, (event(),))])
+            store.append(tenant, [StreamAppend("probe", stream, 1, (event(),))])
             for _ in range(12)
         ),
         return_exceptions=True,

@@ -22,6 +22,7 @@ from backend.patients.model import PATIENT
 from backend.scheduling.model import APPOINTMENT
 from backend.tenancy.model import PRACTITIONER
 from projections.catchup import CatchUpRunner, resume
+from projections.daily_activity import COUNTED
 from projections.read_models import ALL
 
 SORTED = {"rm_patients": "patient_id", "rm_practitioners": "practitioner_id"}
@@ -78,6 +79,29 @@ async def test_read_models_equal_state_folded_from_the_store(
             assert len(actual) > 0
     finally:
         await owner.close()
+
+
+async def test_daily_activity_counts_every_event_once(
+    projector_pool: asyncpg.Pool, owner_dsn: str
+) -> None:
+    """Counters are only right if each event was applied exactly once."""
+    owner = await connect(owner_dsn)
+    try:
+        truth = await owner.fetch(
+            "SELECT tenant_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, event_type,"
+            " count(*) AS n FROM events WHERE stream_type = 'appointment'"
+            " GROUP BY 1, 2, 3"
+        )
+    finally:
+        await owner.close()
+    expected: dict[tuple[Any, Any], dict[str, int]] = {}
+    for r in truth:
+        column = COUNTED.get(r["event_type"])
+        if column:
+            expected.setdefault((r["tenant_id"], r["day"]), {})[column] = r["n"]
+    rows = await projector_pool.fetch("SELECT * FROM rm_daily_activity")
+    actual = {(r["tenant_id"], r["day"]): {c: r[c] for c in COUNTED.values() if r[c]} for r in rows}
+    assert expected and actual == expected
 
 
 async def test_redelivered_events_change_nothing(projector_pool: asyncpg.Pool) -> None:

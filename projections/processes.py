@@ -1,0 +1,82 @@
+"""The Kafka deployment's own processes: `caretrail relay` and `caretrail project`.
+
+Both run until SIGTERM or SIGINT and stop cleanly: the batch in flight finishes (or, if the
+process is killed, is redone from the last checkpoint on restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from backend.eventstore.db import create_pool
+from backend.settings import Settings
+from projections import read_models
+from projections.kafka_codec import TOPIC
+from projections.kafka_runner import KafkaProjectionRunner
+from projections.relay import Relay
+
+log = structlog.get_logger("caretrail.processes")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _bootstrap(settings: Settings) -> str:
+    if not settings.kafka_bootstrap_servers or not settings.database_url:
+        msg = "KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL must be set"
+        raise SystemExit(msg)
+    return settings.kafka_bootstrap_servers
+
+
+async def ensure_topic(bootstrap: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+
+
+async def run_relay(settings: Settings) -> None:
+    bootstrap = _bootstrap(settings)
+    assert settings.database_url is not None
+    stop = _stop_on_signals()
+    await ensure_topic(bootstrap, settings.kafka_partitions)
+    pool = await create_pool(settings.relay_dsn(settings.database_url), min_size=1, max_size=2)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=2
+    )
+    await producer.start()
+    log.info("relay_started", bootstrap=bootstrap, partitions=settings.kafka_partitions)
+    try:
+        await Relay(pool, producer, partitions=settings.kafka_partitions).run(stop)
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def run_projector(settings: Settings) -> None:
+    bootstrap = _bootstrap(settings)
+    assert settings.database_url is not None
+    stop = _stop_on_signals()
+    await ensure_topic(bootstrap, settings.kafka_partitions)
+    pool = await create_pool(settings.projector_dsn(settings.database_url), max_size=6)
+    runners = [KafkaProjectionRunner(pool, p, bootstrap) for p in read_models.ALL]
+    log.info("projector_started", projections=[p.name for p in read_models.ALL])
+    try:
+        await asyncio.gather(*(r.run(stop) for r in runners))
+    finally:
+        await pool.close()
