@@ -46,6 +46,16 @@ class ProjectionService:
     def running(self) -> bool:
         return bool(self._tasks) and not any(t.done() for t in self._tasks)
 
+    async def oldest_write_transaction_seconds(self) -> float | None:
+        """Age of the oldest open transaction that may still commit events: the only kind that
+        holds the global readers back (see event_horizon() in migration 0002)."""
+        value = await self.pool.fetchval(
+            "SELECT extract(epoch FROM now() - min(xact_start))::float8 FROM pg_stat_activity"
+            " WHERE backend_xid IS NOT NULL AND usesysid = 'caretrail_app'::regrole"
+            " AND datname = current_database()"
+        )
+        return float(value) if value is not None else None
+
     async def status(self) -> list[ProjectionStatus]:
         """Position and lag per projection. Lag is measured on the store: events past the
         checkpoint, and the age of the oldest of them."""

@@ -21,4 +21,10 @@ Operators = Annotated[
 async def projection_status(request: Request, _: Operators) -> Response:
     service = request.app.state.projections
     items = [s.as_dict() for s in await service.status()]
-    return json_response({"running": service.running(), "projections": items})
+    return json_response(
+        {
+            "running": service.running(),
+            "oldest_write_transaction_seconds": await service.oldest_write_transaction_seconds(),
+            "projections": items,
+        }
+    )

@@ -145,9 +145,11 @@ class EventStore:
 class GlobalReader:
     """Reads every tenant's events in the gap-safe global order (tx_id, position).
 
-    Only rows written by transactions older than the oldest transaction still running are
-    returned, so an event that commits late can never appear behind a checkpoint already passed.
-    Connect as the `caretrail_relay` role.
+    Only rows written by transactions older than the event horizon are returned: the oldest
+    transaction that may still commit events (see `read_events_after` and `event_horizon` in
+    migration 0002; the cluster-wide xmin when the reader may not see other sessions). So an
+    event that commits late can never appear behind a checkpoint already passed. Connect as
+    `caretrail_relay` or `caretrail_projector`.
     """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -157,10 +159,7 @@ class GlobalReader:
         self, checkpoint: GlobalCheckpoint, limit: int = 500
     ) -> list[RecordedEvent]:
         rows = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM events"
-            " WHERE (tx_id, position) > ($1::text::xid8, $2)"
-            " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-            " ORDER BY tx_id, position LIMIT $3",
+            f"SELECT {_COLUMNS} FROM read_events_after($1::text::xid8, $2, $3)",
             str(checkpoint.tx_id),
             checkpoint.position,
             limit,

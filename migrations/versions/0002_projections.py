@@ -117,14 +117,68 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO caretrail_projector;
 )
 
 
+# The global readers' horizon: the oldest transaction that may still commit events. Only the
+# runtime role writes events, so only its transactions in this database can hold readers back;
+# any other long transaction in the cluster (a report, a forgotten psql BEGIN) cannot. Seeing
+# other sessions' transaction ids takes pg_read_all_stats; without it the horizon falls back to
+# the cluster-wide xmin (always safe, but stalled by any long transaction).
+#
+# Order matters, and PL/pgSQL (volatile: a fresh snapshot per statement) enforces it:
+#   1. take a snapshot: every transaction id below its xmax had been assigned;
+#   2. read the runtime role's running transaction ids: those below xmax not listed had ended;
+#   3. only then read the events, with a newer snapshot that sees every ended one committed.
+HORIZON = """
+DO $$
+BEGIN
+  GRANT pg_read_all_stats TO caretrail_relay, caretrail_projector;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'pg_read_all_stats not granted: readers use the cluster-wide xmin horizon';
+END $$;
+
+CREATE FUNCTION event_horizon() RETURNS xid8 LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  snap pg_snapshot := pg_current_snapshot();
+  xmax64 bigint := pg_snapshot_xmax(snap)::text::bigint;
+  oldest_writer bigint;
+BEGIN
+  IF NOT pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN
+    RETURN pg_snapshot_xmin(snap);
+  END IF;
+  -- A running xid is within 2^31 of xmax (wraparound protection guarantees it): widen it by
+  -- its signed 32-bit distance from xmax's low half.
+  SELECT min(xmax64 + ((a.backend_xid::text::bigint - (xmax64 & 4294967295) + 6442450944)
+                       % 4294967296) - 2147483648)
+    INTO oldest_writer
+    FROM pg_stat_activity a
+   WHERE a.backend_xid IS NOT NULL
+     AND a.usesysid = 'caretrail_app'::regrole
+     AND a.datname = current_database();
+  RETURN least(xmax64, oldest_writer)::text::xid8;
+END $$;
+
+CREATE FUNCTION read_events_after(p_tx xid8, p_position bigint, p_limit int)
+RETURNS SETOF events LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  horizon xid8 := event_horizon();
+BEGIN
+  RETURN QUERY SELECT * FROM events e
+    WHERE (e.tx_id, e.position) > (p_tx, p_position) AND e.tx_id < horizon
+    ORDER BY e.tx_id, e.position LIMIT p_limit;
+END $$;
+GRANT EXECUTE ON FUNCTION event_horizon(), read_events_after(xid8, bigint, int)
+  TO caretrail_relay, caretrail_projector;
+"""
+
+
 def upgrade() -> None:
     execute_script(UPGRADE)
     execute_script(RLS)
+    execute_script(HORIZON)
 
 
 def downgrade() -> None:
     execute_script(
-        "DROP TABLE rm_daily_activity, rm_appointments, rm_practitioners, rm_patients,"
-        " projection_checkpoints; "
-        "DROP POLICY projector_reads_all ON events;"
+        "DROP FUNCTION read_events_after, event_horizon;"
+        " DROP TABLE rm_daily_activity, rm_appointments, rm_practitioners, rm_patients,"
+        " projection_checkpoints; DROP POLICY projector_reads_all ON events;"
     )
