@@ -36,12 +36,24 @@ MinPosition = Annotated[
 
 # Applied: the checkpoint is at or past the event in the global order (tx_id, position). An
 # event the caller cannot see (another tenant's, or not committed) is compared by position.
-_PROGRESS = """
+_CATCH_UP_PROGRESS = """
 SELECT c.position,
        CASE WHEN e.position IS NULL THEN c.position >= $2
             ELSE (c.tx_id, c.position) >= (e.tx_id, e.position) END AS applied
   FROM projection_checkpoints c LEFT JOIN events e ON e.position = $2
  WHERE c.name = $1
+"""
+# Fed from Kafka, a projection progresses per partition: the event is applied when the
+# partition its stream goes to is at or past it. The position reported is the least of the
+# partitions' (every partition has applied at least that far).
+_KAFKA_PROGRESS = """
+WITH parts AS (SELECT * FROM projection_partitions WHERE name = $1)
+SELECT coalesce((SELECT min(position) FROM parts), 0) AS position,
+       CASE WHEN e.position IS NULL THEN coalesce((SELECT min(position) FROM parts), 0) >= $2
+            ELSE EXISTS (SELECT 1 FROM parts p
+                          WHERE p.partition = stream_partition(e.stream_id, $3)
+                            AND (p.tx_id, p.position) >= (e.tx_id, e.position)) END AS applied
+  FROM (SELECT 1) AS one LEFT JOIN events e ON e.position = $2
 """
 
 
@@ -51,10 +63,15 @@ async def read_model(
 ) -> AsyncIterator[tuple[asyncpg.Connection, int]]:
     """A tenant transaction on the read model, and the projection's position."""
     store: EventStore = request.app.state.store
+    settings = request.app.state.settings
+    if settings.kafka_bootstrap_servers is None:
+        query, args = _CATCH_UP_PROGRESS, [projection, min_position]
+    else:
+        query, args = _KAFKA_PROGRESS, [projection, min_position, settings.kafka_partitions]
     deadline = time.monotonic() + MAX_WAIT_SECONDS
     while True:
         async with store.transaction(tenant_of(principal)) as conn:
-            row = await conn.fetchrow(_PROGRESS, projection, min_position)
+            row = await conn.fetchrow(query, *args)
             if min_position is None or (row is not None and row["applied"]):
                 yield conn, row["position"] if row is not None else 0
                 return

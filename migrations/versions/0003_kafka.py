@@ -36,6 +36,14 @@ CREATE TABLE projection_partitions (
 );
 GRANT SELECT, INSERT, UPDATE ON projection_partitions TO caretrail_projector;
 GRANT SELECT ON projection_partitions TO caretrail_app;
+
+-- The partition a stream's events go to: the low 32 bits of the stream id modulo the partition
+-- count (projections/kafka_codec.py computes the same in Python for the relay).
+CREATE FUNCTION stream_partition(p_stream_id uuid, p_partitions int) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ((('x' || right(replace(p_stream_id::text, '-', ''), 8))::bit(32)::bigint)
+          % p_partitions)::int
+$$;
 """
 
 
@@ -44,4 +52,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    execute_script("DROP TABLE projection_partitions, relay_checkpoints;")
+    execute_script(
+        "DROP FUNCTION stream_partition; DROP TABLE projection_partitions, relay_checkpoints;"
+    )

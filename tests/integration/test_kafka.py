@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -18,7 +19,7 @@ from workload import wait_caught_up, workload
 
 from backend.eventstore.db import connect, create_pool
 from backend.settings import with_user
-from projections.kafka_codec import TOPIC
+from projections.kafka_codec import TOPIC, partition_of
 from projections.kafka_runner import KafkaProjectionRunner
 from projections.read_models import ALL
 from projections.rebuild import _create_shadow
@@ -108,3 +109,11 @@ async def _published_headers(pool: asyncpg.Pool) -> int:
         "SELECT position FROM relay_checkpoints WHERE name = 'kafka'"
     )
     return position
+
+
+async def test_sql_and_relay_agree_on_each_streams_partition(projector_pool: asyncpg.Pool) -> None:
+    ids = [uuid.uuid4() for _ in range(300)] + [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]
+    rows = await projector_pool.fetch(
+        "SELECT id, stream_partition(id, $2) AS p FROM unnest($1::uuid[]) AS id", ids, 7
+    )
+    assert {r["id"]: r["p"] for r in rows} == {i: partition_of(i, 7) for i in ids}
