@@ -127,10 +127,7 @@ async def test_concurrent_writers_at_one_version_exactly_one_wins(store: EventSt
     tenant, stream = uuid.uuid4(), uuid.uuid4()
     await store.append(tenant, [StreamAppend("probe", stream, NO_STREAM, (event(),))])
     outcomes = await asyncio.gather(
-        *(
-            store.append(tenant, [StreamAppend("probe", stream, 1, (event(),))])
-            for _ in range(12)
-        ),
+        *(store.append(tenant, [StreamAppend("probe", stream, 1, (event(),))]) for _ in range(12)),
         return_exceptions=True,
     )
     losers = [o for o in outcomes if isinstance(o, Conflict)]
