@@ -67,7 +67,7 @@ class KafkaProjectionRunner:
         )
         recorded = {r["partition"]: r["kafka_offset"] for r in rows}
         for tp in partitions:
-            if tp.partition in recorded:
+            if recorded.get(tp.partition, -1) >= 0:
                 self.consumer.seek(tp, recorded[tp.partition] + 1)
             else:
                 await self.consumer.seek_to_beginning(tp)
@@ -95,10 +95,27 @@ class KafkaProjectionRunner:
         state = await self.pool.fetchval(
             "SELECT state FROM projection_checkpoints WHERE name = $1", self.projection.name
         )
+        await self._reread_reset_partitions()
         if state == "running" and self.consumer.paused():
             await self.seek_to_recorded(self.consumer.assignment())
             self.consumer.resume(*self.consumer.assignment())
         return bool(state == "running")
+
+    async def _reread_reset_partitions(self) -> None:
+        """A rebuild swapped in a new table and marked the partitions (offset -1): read ours
+        again from the start (records the new table already reflects are skipped as duplicates)
+        and mark them -2, being re-read, until the next applied batch records a real offset."""
+        owned = [tp for tp in self.consumer.assignment()]
+        rows = await self.pool.fetch(
+            "UPDATE projection_partitions SET kafka_offset = -2"
+            " WHERE name = $1 AND kafka_offset = -1 AND partition = ANY($2) RETURNING partition",
+            self.projection.name,
+            [tp.partition for tp in owned],
+        )
+        marked = {r["partition"] for r in rows}
+        for tp in owned:
+            if tp.partition in marked:
+                await self.consumer.seek_to_beginning(tp)
 
     async def _apply_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
         try:
@@ -119,7 +136,8 @@ class KafkaProjectionRunner:
         events = [decode(r.value) for r in records]
         async with self.pool.acquire() as conn, conn.transaction():
             done = await conn.fetchrow(
-                "SELECT tx_id::text::bigint AS tx_id, position FROM projection_partitions"
+                "SELECT tx_id::text::bigint AS tx_id, position"
+                " FROM projection_partitions"
                 " WHERE name = $1 AND partition = $2 FOR UPDATE",
                 self.projection.name,
                 tp.partition,

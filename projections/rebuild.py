@@ -5,7 +5,8 @@ indexes, row-level security policies and grants) under its own checkpoint
 (`<name>__rebuild`). Each batch commits with that checkpoint, so an interrupted rebuild resumes
 where it stopped. Once it has caught up, one short transaction renames the shadow over the live
 table and moves the live projection's checkpoint to the rebuild's; the live runner then carries
-on from there (its row-version guard makes any overlap harmless).
+on from there. A Kafka-fed projection is told to re-read its partitions from the beginning,
+skipping everything up to the rebuild's checkpoint.
 
 DDL runs as the database owner; events are read and rows written as caretrail_projector.
 """
@@ -126,6 +127,15 @@ async def _swap(owner: asyncpg.Connection, live: TableProjection, shadow: TableP
             " ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id,"
             " position = EXCLUDED.position, state = 'running', last_error = NULL,"
             " error_position = NULL, updated_at = now()",
+            live.name,
+            shadow.name,
+        )
+        # Fed from Kafka, the projection must also re-read its partitions from the start,
+        # skipping what the rebuilt table already reflects (offset -1 marks the reset).
+        await owner.execute(
+            "UPDATE projection_partitions p SET kafka_offset = -1, tx_id = c.tx_id,"
+            " position = c.position, updated_at = now()"
+            " FROM projection_checkpoints c WHERE p.name = $1 AND c.name = $2",
             live.name,
             shadow.name,
         )

@@ -19,10 +19,11 @@ from workload import wait_caught_up, workload
 
 from backend.eventstore.db import connect, create_pool
 from backend.settings import with_user
+from projections.framework import TableProjection
 from projections.kafka_codec import TOPIC, partition_of
 from projections.kafka_runner import KafkaProjectionRunner
 from projections.read_models import ALL
-from projections.rebuild import _create_shadow
+from projections.rebuild import _create_shadow, rebuild
 from projections.relay import Relay
 
 PARTITIONS = 3
@@ -79,22 +80,46 @@ async def test_kafka_read_models_equal_catch_up_read_models(
     tasks += [asyncio.create_task(r.run(stop)) for r in runners]
     try:
         ids = [t.id for t in tenants]
-        deadline = time.monotonic() + 60
-        pending = list(zip(ALL, kafka_fed, strict=True))
-        while pending and time.monotonic() < deadline:
-            live, fed = pending[0]
-            expected = await _rows(projector_pool, live.table, ids)
-            if await _rows(projector_pool, fed.table, ids) == expected and expected:
-                pending.pop(0)
-            else:
-                await asyncio.sleep(0.1)
-        assert not pending, f"{[p[1].table for p in pending]} never matched"
-        headers = await _published_headers(relay_pool)
-        assert headers >= last
+        await _until_equal(projector_pool, kafka_fed, ids)
+        assert await _published_headers(relay_pool) >= last
+        # Rebuild two Kafka-fed tables while the consumers run, keep writing, and they still
+        # converge: the swap makes the consumers re-read their partitions past the rebuild.
+        projector_dsn = with_user(owner_dsn, "caretrail_projector")
+        for fed in (kafka_fed[0], kafka_fed[3]):
+            await rebuild(owner_dsn, projector_dsn, fed, lambda *_: None)
+        last = await workload(client, tenants)
+        await wait_caught_up(projector_pool, last)
+        await _until_equal(projector_pool, kafka_fed, ids)
+        # The reset a swap performs, at its most demanding: an empty table whose partitions
+        # must be re-read from the very beginning.
+        owner = await connect(owner_dsn)
+        await owner.execute(f"DELETE FROM {kafka_fed[0].table}")
+        await owner.execute(
+            "UPDATE projection_partitions SET kafka_offset = -1, tx_id = '0', position = 0"
+            " WHERE name = $1",
+            kafka_fed[0].name,
+        )
+        await owner.close()
+        await _until_equal(projector_pool, kafka_fed, ids)
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         await producer.stop()
+
+
+async def _until_equal(
+    pool: asyncpg.Pool, kafka_fed: list[TableProjection], ids: list[uuid.UUID]
+) -> None:
+    deadline = time.monotonic() + 60
+    pending = list(zip(ALL, kafka_fed, strict=True))
+    while pending and time.monotonic() < deadline:
+        live, fed = pending[0]
+        expected = await _rows(pool, live.table, ids)
+        if await _rows(pool, fed.table, ids) == expected and expected:
+            pending.pop(0)
+        else:
+            await asyncio.sleep(0.1)
+    assert not pending, f"{[p[1].table for p in pending]} never matched"
 
 
 async def _rows(pool: asyncpg.Pool, table: str, tenants: list[object]) -> list[asyncpg.Record]:
