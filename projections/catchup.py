@@ -100,8 +100,7 @@ class CatchUpRunner:
             )
             if GlobalCheckpoint(locked["tx_id"], locked["position"]) != after:
                 raise _Moved
-            for event in events:
-                await self.projection.apply(conn, event)
+            await self.projection.apply(conn, events)
             last = events[-1]
             await conn.execute(
                 "UPDATE projection_checkpoints SET tx_id = $2::text::xid8, position = $3,"

@@ -8,7 +8,10 @@ the proof that both delivery paths apply every event exactly once.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 
@@ -29,16 +32,19 @@ class DailyActivity:
     name: str = "daily_activity"
     table: str = "rm_daily_activity"
 
-    async def apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        column = COUNTED.get(event.event_type)
-        if column is None:
-            return
-        await conn.execute(
-            f"INSERT INTO {self.table} (tenant_id, day, {column}) VALUES ($1, $2, 1)"
-            f" ON CONFLICT (tenant_id, day) DO UPDATE SET {column} = {self.table}.{column} + 1",
-            event.tenant_id,
-            event.occurred_at.astimezone(dt.UTC).date(),
-        )
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        counts: Counter[tuple[UUID, dt.date, str]] = Counter()
+        for event in events:
+            column = COUNTED.get(event.event_type)
+            if column is not None:
+                counts[event.tenant_id, event.occurred_at.astimezone(dt.UTC).date(), column] += 1
+        for column in sorted({c for _, _, c in counts}):
+            await conn.executemany(
+                f"INSERT INTO {self.table} (tenant_id, day, {column}) VALUES ($1, $2, $3)"
+                f" ON CONFLICT (tenant_id, day) DO UPDATE"
+                f" SET {column} = {self.table}.{column} + EXCLUDED.{column}",
+                [(t, d, n) for (t, d, c), n in counts.items() if c == column],
+            )
 
 
 DAILY_ACTIVITY = DailyActivity()

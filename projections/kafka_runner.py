@@ -147,8 +147,7 @@ class KafkaProjectionRunner:
             # partition already applied is a duplicate.
             applied = (done["tx_id"], done["position"]) if done is not None else (0, 0)
             fresh = [e for e in events if (e.tx_id, e.position) > applied]
-            for event in fresh:
-                await self.projection.apply(conn, event)
+            await self.projection.apply(conn, fresh)
             tx_id, position = (fresh[-1].tx_id, fresh[-1].position) if fresh else applied
             await conn.execute(
                 "INSERT INTO projection_partitions (name, partition, kafka_offset, tx_id, position)"

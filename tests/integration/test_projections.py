@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -128,9 +129,9 @@ class _Replay:
         self.name = f"replay-{uuid.uuid4().hex[:8]}"
         self.applied = 0
 
-    async def apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        self.applied += 1
-        await self.inner.apply(conn, event)
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        self.applied += len(events)
+        await self.inner.apply(conn, events)
 
 
 class _Fragile:
@@ -142,15 +143,16 @@ class _Fragile:
         self.tenant = tenant
         self.broken = True
 
-    async def apply(self, conn: asyncpg.Connection, event: RecordedEvent) -> None:
-        if event.tenant_id != self.tenant:
-            return
-        if event.data.get("poison") and self.broken:
-            msg = "cannot digest this"
-            raise ValueError(msg)
-        await conn.execute(
-            "INSERT INTO probe_seen (projection, n) VALUES ($1, $2)", self.name, event.data["n"]
-        )
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            if event.tenant_id != self.tenant:
+                continue
+            if event.data.get("poison") and self.broken:
+                msg = "cannot digest this"
+                raise ValueError(msg)
+            await conn.execute(
+                "INSERT INTO probe_seen (projection, n) VALUES ($1, $2)", self.name, event.data["n"]
+            )
 
     async def seen(self, pool: asyncpg.Pool) -> list[int]:
         rows = await pool.fetch(
