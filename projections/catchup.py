@@ -54,11 +54,16 @@ class CatchUpRunner:
 
     async def checkpoint(self) -> Checkpoint:
         row = await self.pool.fetchrow(
-            "INSERT INTO projection_checkpoints (name) VALUES ($1)"
-            " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-            " RETURNING tx_id::text::bigint AS tx_id, position, state",
+            "SELECT tx_id::text::bigint AS tx_id, position, state FROM projection_checkpoints"
+            " WHERE name = $1",
             self.projection.name,
         )
+        if row is None:  # first run: start at the beginning of the global order
+            await self.pool.execute(
+                "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                self.projection.name,
+            )
+            return await self.checkpoint()
         return Checkpoint(GlobalCheckpoint(row["tx_id"], row["position"]), row["state"])
 
     async def step(self) -> int:

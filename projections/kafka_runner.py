@@ -15,6 +15,7 @@ projection_checkpoints, like the catch-up runner) and pauses consumption until
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import asyncpg
@@ -26,6 +27,8 @@ from projections.framework import Projection
 from projections.kafka_codec import TOPIC, decode
 
 log = structlog.get_logger("caretrail.projections.kafka")
+CONTROL_INTERVAL_SECONDS = 0.2
+"""How often the runner looks for a resume or a rebuild's reset (cheap, but not per batch)."""
 
 
 class _SeekToRecorded(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -58,6 +61,7 @@ class KafkaProjectionRunner:
             group_id=f"caretrail.projection.{projection.name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=10,  # latency over batching: commands wait on read models
         )
 
     async def seek_to_recorded(self, partitions: Any) -> None:
@@ -80,9 +84,13 @@ class KafkaProjectionRunner:
         await self.consumer.start()
         self.consumer.subscribe([self.topic], listener=_SeekToRecorded(self))
         try:
+            checked = 0.0
+            running = True
             while not stop.is_set():
-                if not await self._running():
-                    await asyncio.sleep(0.2)
+                if time.monotonic() - checked > CONTROL_INTERVAL_SECONDS:
+                    running, checked = await self._running(), time.monotonic()
+                if not running:
+                    await asyncio.sleep(CONTROL_INTERVAL_SECONDS)
                     continue
                 batches = await self.consumer.getmany(timeout_ms=50, max_records=self.max_records)
                 for tp, records in batches.items():

@@ -51,8 +51,8 @@ class ProjectionService:
         holds the global readers back (see event_horizon() in migration 0002)."""
         value = await self.pool.fetchval(
             "SELECT extract(epoch FROM now() - min(xact_start))::float8 FROM pg_stat_activity"
-            " WHERE backend_xid IS NOT NULL AND usesysid = 'caretrail_app'::regrole"
-            " AND datname = current_database()"
+            " WHERE backend_xid IS NOT NULL AND datname = current_database()"
+            " AND has_any_column_privilege(usesysid, 'public.events', 'INSERT')"
         )
         return float(value) if value is not None else None
 

@@ -17,6 +17,7 @@ import asyncpg
 import orjson
 
 from backend.eventstore.types import (
+    ANY,
     AppendResult,
     GlobalCheckpoint,
     RecordedEvent,
@@ -30,6 +31,8 @@ _COLUMNS = (
     "position, event_id, tenant_id, stream_type, stream_id, version, event_type, "
     "schema_version, data, metadata, occurred_at, recorded_at, tx_id::text::bigint AS tx_id"
 )
+ANY_RETRIES = 5
+"""Attempts of an append with expected version ANY that loses races for the next version."""
 _SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
 
 
@@ -56,20 +59,28 @@ class EventStore:
         appended (a retry, or a concurrent duplicate), the original result is returned. Inside
         a caller's transaction (`conn`) a duplicate raises, as that transaction is then lost.
         """
-        try:
-            rows = await (conn or self._pool).fetch(_APPEND, *_append_args(tenant_id, appends))
-        except asyncpg.PostgresError as e:
-            conflict = _conflict(e, appends)
-            if conn is None and (conflict is not None or _is_duplicate_event(e)):
-                earlier = await self._already_appended(tenant_id, appends)
-                if earlier is not None:
-                    return earlier
-                if conflict is not None and conflict.actual is None:
-                    conflict = await self._locate_conflict(tenant_id, appends)
-            if conflict is not None:
-                raise conflict from e
-            raise
-        return _result(appends, [(r["o_stream_id"], r["o_version"], r["o_position"]) for r in rows])
+        args = _append_args(tenant_id, appends)
+        any_version = any(a.expected_version == ANY for a in appends)
+        for attempt in range(ANY_RETRIES):
+            try:
+                rows = await (conn or self._pool).fetch(_APPEND, *args)
+            except asyncpg.PostgresError as e:
+                conflict = _conflict(e, appends)
+                if conn is None and (conflict is not None or _is_duplicate_event(e)):
+                    earlier = await self._already_appended(tenant_id, appends)
+                    if earlier is not None:
+                        return earlier
+                    if conflict is not None and any_version and attempt + 1 < ANY_RETRIES:
+                        continue  # ANY lost a race for the next version: take the new one
+                    if conflict is not None and conflict.actual is None:
+                        conflict = await self._locate_conflict(tenant_id, appends)
+                if conflict is not None:
+                    raise conflict from e
+                raise
+            return _result(
+                appends, [(r["o_stream_id"], r["o_version"], r["o_position"]) for r in rows]
+            )
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _locate_conflict(
         self, tenant_id: UUID, appends: Sequence[StreamAppend]
@@ -96,13 +107,17 @@ class EventStore:
         self, tenant_id: UUID, appends: Sequence[StreamAppend]
     ) -> AppendResult | None:
         """The result of an earlier append of exactly these events, if there was one."""
-        ids = [e.event_id for a in appends for e in a.events]
+        stream_of = {e.event_id: a.stream_id for a in appends for e in a.events}
         async with self.transaction(tenant_id) as conn:
             rows = await conn.fetch(
-                "SELECT stream_id, version, position FROM events WHERE event_id = ANY($1)", ids
+                "SELECT event_id, stream_id, version, position FROM events"
+                " WHERE event_id = ANY($1)",
+                list(stream_of),
             )
-        if not ids or len(rows) != len(ids):
+        if not stream_of or len(rows) != len(stream_of):
             return None
+        if any(stream_of[r["event_id"]] != r["stream_id"] for r in rows):
+            return None  # the same ids on other streams: a different append, refused
         return _result(appends, [(r["stream_id"], r["version"], r["position"]) for r in rows])
 
     async def read_stream(
@@ -128,16 +143,6 @@ class EventStore:
             up_to_version,
             recorded_by,
             occurred_by,
-        )
-        return [_recorded(r) for r in rows]
-
-    async def read_streams_of_type(
-        self, conn: asyncpg.Connection, stream_type: str
-    ) -> list[RecordedEvent]:
-        """Every event of every stream of a type, grouped by stream in version order."""
-        rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_type = $1 ORDER BY stream_id, version",
-            stream_type,
         )
         return [_recorded(r) for r in rows]
 

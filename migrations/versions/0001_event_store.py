@@ -96,14 +96,18 @@ DECLARE
   bad record;
 BEGIN
   PERFORM set_config('app.tenant_id', p_tenant::text, true);
-  IF 0 < ANY (p_expected) THEN
+  -- Exact versions, and streams given no events (a version check only), are checked here;
+  -- a stream that gets events is also guarded by the unique index when it is written.
+  IF 0 < ANY (p_expected) OR cardinality(p_stream_ids) > 1 THEN
     SELECT s.i, s.ev INTO bad
       FROM unnest(p_stream_types, p_stream_ids, p_expected) WITH ORDINALITY AS s(t, id, ev, i)
-     WHERE s.ev > 0 AND (
-           NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = p_tenant AND e.stream_type = s.t
-                         AND e.stream_id = s.id AND e.version = s.ev)
-        OR EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = p_tenant AND e.stream_type = s.t
-                     AND e.stream_id = s.id AND e.version = s.ev + 1))
+     WHERE s.ev >= 0
+       AND (s.ev > 0 OR NOT (s.i::int = ANY (e_stream)))
+       AND (   (s.ev > 0 AND NOT EXISTS (
+                  SELECT 1 FROM events e WHERE e.tenant_id = p_tenant AND e.stream_type = s.t
+                     AND e.stream_id = s.id AND e.version = s.ev))
+            OR EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = p_tenant AND e.stream_type = s.t
+                         AND e.stream_id = s.id AND e.version = s.ev + 1))
      LIMIT 1;
     IF FOUND THEN
       RAISE EXCEPTION 'wrong expected version for %/%', p_stream_types[bad.i], p_stream_ids[bad.i]

@@ -117,9 +117,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO caretrail_projector;
 )
 
 
-# The global readers' horizon: the oldest transaction that may still commit events. Only the
-# runtime role writes events, so only its transactions in this database can hold readers back;
-# any other long transaction in the cluster (a report, a forgotten psql BEGIN) cannot. Seeing
+# The global readers' horizon: the oldest transaction that may still commit events: that of any
+# session in this database whose role may insert events (the runtime role, the owner,
+# superusers). Any other long transaction (a report, a forgotten psql BEGIN under a read-only
+# role, anything in another database of the cluster) cannot hold readers back. Seeing
 # other sessions' transaction ids takes pg_read_all_stats; without it the horizon falls back to
 # the cluster-wide xmin (always safe, but stalled by any long transaction).
 #
@@ -137,10 +138,17 @@ END $$;
 
 CREATE FUNCTION event_horizon() RETURNS xid8 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-  snap pg_snapshot := pg_current_snapshot();
-  xmax64 bigint := pg_snapshot_xmax(snap)::text::bigint;
+  snap pg_snapshot;
+  xmax64 bigint;
   oldest_writer bigint;
 BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'event_horizon() needs READ COMMITTED: it relies on a fresh snapshot'
+      ' per statement';
+  END IF;
+  PERFORM pg_stat_clear_snapshot();  -- activity is otherwise cached for the whole transaction
+  snap := pg_current_snapshot();
+  xmax64 := pg_snapshot_xmax(snap)::text::bigint;
   IF NOT pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN
     RETURN pg_snapshot_xmin(snap);
   END IF;
@@ -151,8 +159,8 @@ BEGIN
     INTO oldest_writer
     FROM pg_stat_activity a
    WHERE a.backend_xid IS NOT NULL
-     AND a.usesysid = 'caretrail_app'::regrole
-     AND a.datname = current_database();
+     AND a.datname = current_database()
+     AND has_any_column_privilege(a.usesysid, 'public.events', 'INSERT');
   RETURN least(xmax64, oldest_writer)::text::xid8;
 END $$;
 

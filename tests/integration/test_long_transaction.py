@@ -1,9 +1,9 @@
 """A long transaction elsewhere in the cluster must not stall projections; a stuck write
 transaction of the runtime role stalls them only until PostgreSQL ends it (5 s idle limit).
 
-The global readers wait only for transactions that can still commit events, i.e. those of the
-runtime role in this database (see event_horizon() in migration 0002). An unrelated transaction
-(a report, a forgotten psql BEGIN), even one holding an xid for 30 s, is not among them.
+The global readers wait only for transactions that can still commit events: those of sessions in
+this database whose role may insert events (see event_horizon() in migration 0002). An unrelated
+transaction (a report under a read-only role), even one holding an xid for 30 s, is not.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ HOLD_SECONDS = 30
 async def test_an_unrelated_long_transaction_does_not_stall_read_models(
     client: httpx.AsyncClient, tenant: TenantFixture, owner_dsn: str
 ) -> None:
-    other = await asyncpg.connect(owner_dsn)  # another role, same cluster and database
+    owner = await asyncpg.connect(owner_dsn)
+    await owner.execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'caretrail_test_report')"
+        " THEN CREATE ROLE caretrail_test_report LOGIN; END IF; END $$"
+    )
+    await owner.close()
+    # A reporting session: same database, no right to write events, no timeouts.
+    other = await asyncpg.connect(with_user(owner_dsn, "caretrail_test_report"))
     await other.execute(
         "BEGIN; CREATE TEMP TABLE report_scratch (n int); SELECT pg_current_xact_id()"
     )

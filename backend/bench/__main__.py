@@ -1,0 +1,63 @@
+"""`make bench` (python -m backend.bench [--only append rebuild lag] ...)."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvloop
+
+from backend.bench import append, projections
+from backend.bench.common import bench_database, report
+from projections.local_broker import local_kafka_broker
+
+
+async def run(args: argparse.Namespace) -> None:
+    if "append" in args.only:
+        async with bench_database() as owner:
+            await append.run(owner, args.seconds, args.rounds, args.writers)
+    if "rebuild" in args.only:
+        async with bench_database() as owner:
+            await projections.rebuild_throughput(owner, args.patients)
+    if "lag" in args.only:
+        print(f"# lag: {args.rate:.0f} commands/s for {args.lag_seconds:.0f} s", flush=True)
+        async with bench_database() as owner:
+            raw_p50, raw_p99 = await projections.raw_commit_latency(
+                owner, args.rate, args.lag_seconds
+            )
+        report("raw_insert_commit_p50", raw_p50, "ms", raw_p50)
+        report("raw_insert_commit_p99", raw_p99, "ms", raw_p99)
+        async with bench_database() as owner:
+            consumers = projections.catch_up_consumers(owner)
+            p50, p99 = await projections.read_model_lag(
+                owner, args.rate, args.lag_seconds, consumers
+            )
+        report("lag_catchup_p50", p50, "ms", raw_p50)
+        report("lag_catchup_p99", p99, "ms", raw_p99)
+        await _kafka_lag(args, raw_p50, raw_p99)
+
+
+async def _kafka_lag(args: argparse.Namespace, raw_p50: float, raw_p99: float) -> None:
+    with local_kafka_broker() as bootstrap:
+        async with bench_database() as owner:
+            consumers = projections.kafka_consumers(owner, bootstrap)
+            p50, p99 = await projections.read_model_lag(
+                owner, args.rate, args.lag_seconds, consumers
+            )
+    report("lag_kafka_p50", p50, "ms", raw_p50)
+    report("lag_kafka_p99", p99, "ms", raw_p99)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--only", nargs="+", default=["append", "rebuild", "lag"])
+    parser.add_argument("--seconds", type=float, default=4.0, help="append: seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="append: rounds (median)")
+    parser.add_argument("--writers", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--patients", type=int, default=20_000, help="rebuild: patients seeded")
+    parser.add_argument("--rate", type=float, default=500.0, help="lag: commands per second")
+    parser.add_argument("--lag-seconds", type=float, default=10.0)
+    uvloop.run(run(parser.parse_args()))  # the API's event loop too
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Projection figures: rebuild throughput against raw batched INSERTs of as many rows, and
+commit-to-read-model lag at a steady command rate, through the catch-up path and through Kafka,
+against the commit latency of raw INSERTs at the same rate."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import asyncpg
+
+from backend.bench.common import report
+from backend.eventstore import ANY, NO_STREAM, EventStore, NewEvent, StreamAppend
+from backend.eventstore.db import connect, create_pool
+from backend.kernel.events import to_data
+from backend.patients.events import PatientDetailsChanged, PatientRegistered
+from backend.settings import with_user
+from projections.read_models import PATIENTS
+from projections.rebuild import rebuild
+from projections.service import ProjectionService
+
+BATCH = 2000
+
+
+def _registered(patient_id: uuid.UUID, n: int) -> NewEvent:
+    event = PatientRegistered(
+        patient_id,
+        f"Given{n}",
+        f"Family{n}",
+        dt.date(1980, 1, 1),
+        "unknown",
+        "+1 555 0100",
+        None,
+        {},
+    )
+    return NewEvent(uuid.uuid4(), "PatientRegistered", to_data(event), dt.datetime.now(dt.UTC))
+
+
+def _changed(patient_id: uuid.UUID) -> NewEvent:
+    event = PatientDetailsChanged(patient_id, {"phone": "+1 555 0199"})
+    return NewEvent(uuid.uuid4(), "PatientDetailsChanged", to_data(event), dt.datetime.now(dt.UTC))
+
+
+async def rebuild_throughput(owner: str, patients: int) -> None:
+    """Seed `patients` registrations plus a change for every other one, then rebuild."""
+    store_pool = await create_pool(with_user(owner, "caretrail_app"), max_size=4)
+    store = EventStore(store_pool)
+    tenant = uuid.uuid4()
+    for start in range(0, patients, 100):
+        ids = [uuid.uuid4() for _ in range(min(100, patients - start))]
+        appends = [
+            StreamAppend(
+                "patient",
+                pid,
+                NO_STREAM,
+                (_registered(pid, start + i), _changed(pid)) if i % 2 else (_registered(pid, i),),
+            )
+            for i, pid in enumerate(ids)
+        ]
+        await store.append(tenant, appends)
+    await store_pool.close()
+    owner_conn = await connect(owner)
+    events = await owner_conn.fetchval("SELECT count(*) FROM events")
+    await owner_conn.execute("CREATE TABLE bench_rows (LIKE rm_patients INCLUDING ALL)")
+    row = (
+        "Given",
+        "Family",
+        "given family",
+        dt.date(1980, 1, 1),
+        "unknown",
+        "+1 555",
+        "1555",
+        None,
+        "{}",
+        1,
+    )
+    started = time.perf_counter()
+    for start in range(0, events, BATCH):
+        async with owner_conn.transaction():
+            await owner_conn.executemany(
+                "INSERT INTO bench_rows (tenant_id, patient_id, given_name, family_name,"
+                " search_name, birth_date, sex, phone, phone_digits, email, specialty_data,"
+                " version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)",
+                [(tenant, uuid.uuid4(), *row) for _ in range(min(BATCH, events - start))],
+            )
+    baseline = events / (time.perf_counter() - started)
+    await owner_conn.close()
+    started = time.perf_counter()
+    await rebuild(
+        owner, with_user(owner, "caretrail_projector"), PATIENTS, lambda *_: None, batch_size=BATCH
+    )
+    subject = events / (time.perf_counter() - started)
+    print(f"# rebuild: {events} events ({patients} patients), batches of {BATCH}", flush=True)
+    report("raw_batch_insert", baseline, "rows/s", baseline)
+    report("projection_rebuild", subject, "events/s", baseline)
+
+
+async def _paced(rate: float, seconds: float, op: Callable[[], Awaitable[float]]) -> list[float]:
+    """Start `op` `rate` times a second for `seconds`, without waiting for earlier ones; the
+    values they return."""
+    tasks: list[asyncio.Task[float]] = []
+    started = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(op()))  # type: ignore[arg-type]
+    return list(await asyncio.gather(*tasks))
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
+
+
+async def raw_commit_latency(owner: str, rate: float, seconds: float) -> tuple[float, float]:
+    pool = await create_pool(owner, max_size=16)
+    await pool.execute("CREATE TABLE IF NOT EXISTS bench_latency (id uuid, data jsonb)")
+
+    async def insert() -> float:
+        started = time.perf_counter()
+        await pool.execute(
+            "INSERT INTO bench_latency VALUES ($1, $2::text::jsonb)", uuid.uuid4(), '{"a": 1}'
+        )
+        return (time.perf_counter() - started) * 1000
+
+    try:
+        return _percentiles(await _paced(rate, seconds, insert))
+    finally:
+        await pool.close()
+
+
+async def read_model_lag(
+    owner: str,
+    rate: float,
+    seconds: float,
+    consumers: Callable[[], AbstractAsyncContextManager[None]],
+) -> tuple[float, float]:
+    """Milliseconds from an append's commit until its patient is in the read model."""
+    app_pool = await create_pool(with_user(owner, "caretrail_app"), max_size=16)
+    watch_pool = await create_pool(with_user(owner, "caretrail_projector"), max_size=2)
+    store = EventStore(app_pool)
+    tenant = uuid.uuid4()
+    committed: dict[uuid.UUID, float] = {}
+    visible: dict[uuid.UUID, float] = {}
+    done = asyncio.Event()
+
+    async def command() -> float:
+        pid = uuid.uuid4()
+        await store.append(tenant, [StreamAppend("patient", pid, ANY, (_registered(pid, 0),))])
+        committed[pid] = time.perf_counter()
+        return 0.0
+
+    async def watch() -> None:
+        while not done.is_set() or len(visible) < len(committed):
+            pending = [p for p in committed if p not in visible]
+            if pending:
+                rows = await watch_pool.fetch(
+                    "SELECT patient_id FROM rm_patients WHERE patient_id = ANY($1)", pending
+                )
+                now = time.perf_counter()
+                for r in rows:
+                    visible[r["patient_id"]] = now
+            await asyncio.sleep(0.001)
+
+    async with consumers():
+        watcher = asyncio.create_task(watch())
+        await _paced(rate, seconds, command)
+        done.set()
+        await asyncio.wait_for(watcher, 60)
+    await app_pool.close()
+    await watch_pool.close()
+    return _percentiles([(visible[p] - committed[p]) * 1000 for p in committed])
+
+
+def catch_up_consumers(owner: str) -> Callable[[], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        pool = await create_pool(with_user(owner, "caretrail_projector"), max_size=4)
+        service = ProjectionService(pool, (PATIENTS,))
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+            await pool.close()
+
+    return running
+
+
+def kafka_consumers(owner: str, bootstrap: str) -> Callable[[], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        from aiokafka import AIOKafkaProducer
+
+        from projections.kafka_runner import KafkaProjectionRunner
+        from projections.processes import ensure_topic
+        from projections.relay import Relay
+
+        await ensure_topic(bootstrap, 3)
+        relay_pool = await create_pool(with_user(owner, "caretrail_relay"), max_size=2)
+        projector_pool = await create_pool(with_user(owner, "caretrail_projector"), max_size=4)
+        owner_conn = await asyncpg.connect(owner)  # start from the current head
+        await owner_conn.execute(
+            "INSERT INTO relay_checkpoints (name, tx_id, position)"
+            " SELECT 'kafka', coalesce(max(tx_id), '0'), coalesce(max(position), 0) FROM events"
+        )
+        await owner_conn.close()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=2
+        )
+        await producer.start()
+        stop = asyncio.Event()
+        runner = KafkaProjectionRunner(projector_pool, PATIENTS, bootstrap)
+        tasks = [
+            asyncio.create_task(Relay(relay_pool, producer, partitions=3).run(stop)),
+            asyncio.create_task(runner.run(stop)),
+        ]
+        await asyncio.sleep(3)  # let the consumer join its group before the clock starts
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await producer.stop()
+            await relay_pool.close()
+            await projector_pool.close()
+
+    return running
