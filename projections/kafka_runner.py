@@ -56,6 +56,7 @@ class KafkaProjectionRunner:
         self.projection = projection
         self.topic = topic
         self.max_records = max_records
+        self._to_commit: dict[TopicPartition, int] = {}
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=f"caretrail.projection.{projection.name}",
@@ -89,6 +90,9 @@ class KafkaProjectionRunner:
             while not stop.is_set():
                 if time.monotonic() - checked > CONTROL_INTERVAL_SECONDS:
                     running, checked = await self._running(), time.monotonic()
+                    if self._to_commit:  # Kafka's offsets are a hint: refresh them now and then
+                        await self.consumer.commit(dict(self._to_commit))
+                        self._to_commit.clear()
                 if not running:
                     await asyncio.sleep(CONTROL_INTERVAL_SECONDS)
                     continue
@@ -137,7 +141,7 @@ class KafkaProjectionRunner:
                 except Exception as e:
                     await self._park(record, e)
                     return False
-        await self.consumer.commit({tp: records[-1].offset + 1})
+        self._to_commit[tp] = records[-1].offset + 1
         return True
 
     async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:

@@ -46,11 +46,15 @@ class Relay:
 
     async def checkpoint(self) -> GlobalCheckpoint:
         row = await self.pool.fetchrow(
-            "INSERT INTO relay_checkpoints (name) VALUES ($1)"
-            " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-            " RETURNING tx_id::text::bigint AS tx_id, position",
+            "SELECT tx_id::text::bigint AS tx_id, position FROM relay_checkpoints WHERE name = $1",
             self.name,
         )
+        if row is None:  # first run: from the beginning of the global order
+            await self.pool.execute(
+                "INSERT INTO relay_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                self.name,
+            )
+            return GlobalCheckpoint()
         return GlobalCheckpoint(row["tx_id"], row["position"])
 
     async def step(self) -> int:

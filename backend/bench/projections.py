@@ -221,7 +221,11 @@ def kafka_consumers(owner: str, bootstrap: str) -> Callable[[], AbstractAsyncCon
             asyncio.create_task(Relay(relay_pool, producer, partitions=3).run(stop)),
             asyncio.create_task(runner.run(stop)),
         ]
-        await asyncio.sleep(3)  # let the consumer join its group before the clock starts
+        for _ in range(300):  # the consumer joins its group before the clock starts
+            if runner.consumer.assignment():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
         try:
             yield
         finally:
