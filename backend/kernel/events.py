@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import types
 import typing
 from decimal import Decimal
@@ -54,14 +55,16 @@ def to_data(event: DomainEvent) -> dict[str, Any]:
 
 
 def from_data(type_name: str, data: dict[str, Any]) -> DomainEvent:
+    kwargs = {name: _decode(hint, data[name]) for name, hint in _fields(type_name) if name in data}
+    return event_class(type_name)(**kwargs)
+
+
+@functools.cache
+def _fields(type_name: str) -> tuple[tuple[str, Any], ...]:
+    """(name, type) of each field; resolving string annotations is slow, so once per type."""
     cls = event_class(type_name)
     hints = typing.get_type_hints(cls)
-    kwargs = {
-        f.name: _decode(hints[f.name], data[f.name])
-        for f in dataclasses.fields(cls)
-        if f.name in data
-    }
-    return cls(**kwargs)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def _encode(value: Any) -> Any:
