@@ -81,16 +81,18 @@ class StateProjection:
     async def _upsert(
         self, conn: asyncpg.Connection, rows: list[tuple[tuple[UUID, UUID], Any, int]]
     ) -> None:
-        params = [
-            (tenant, stream, *self.to_row(state).values(), version)
+        """All changed rows in one statement: PostgreSQL casts each JSON field to its column."""
+        records = [
+            {"tenant_id": tenant, self.key: stream, **self.to_row(state), "version": version}
             for (tenant, stream), state, version in rows
         ]
-        values = [*self.to_row(rows[0][1]), "version"]
-        columns = ["tenant_id", self.key, *values]
-        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in values)
-        await conn.executemany(
-            f"INSERT INTO {self.table} ({', '.join(columns)}) VALUES ({placeholders})"
+        columns = ", ".join(records[0])
+        updates = ", ".join(
+            f"{c} = EXCLUDED.{c}" for c in records[0] if c not in ("tenant_id", self.key)
+        )
+        await conn.execute(
+            f"INSERT INTO {self.table} ({columns})"
+            f" SELECT {columns} FROM jsonb_populate_recordset(NULL::{self.table}, $1::jsonb)"
             f" ON CONFLICT (tenant_id, {self.key}) DO UPDATE SET {updates}",
-            params,
+            records,
         )

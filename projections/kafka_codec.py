@@ -10,6 +10,7 @@ from uuid import UUID
 import orjson
 
 from backend.eventstore import RecordedEvent
+from backend.kernel.jsonable import json_default
 
 TOPIC = "caretrail.events"
 
@@ -37,7 +38,7 @@ def encode(event: RecordedEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]
             "occurred_at": event.occurred_at,
             "recorded_at": event.recorded_at,
         },
-        default=str,
+        default=json_default,
     )
     headers = [
         ("tenant_id", str(event.tenant_id).encode()),

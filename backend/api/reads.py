@@ -12,9 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Annotated, Any
-from uuid import UUID
 
 import asyncpg
 import orjson
@@ -27,6 +25,7 @@ from backend.auth.principal import Principal
 from backend.eventstore import EventStore, RecordedEvent
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import from_data
+from backend.kernel.jsonable import json_default
 
 MAX_WAIT_SECONDS = 5.0
 MinPosition = Annotated[
@@ -93,15 +92,8 @@ def read_model_response(
 
 def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(body, default=_encode), media_type="application/json", headers=headers
+        orjson.dumps(body, default=json_default), media_type="application/json", headers=headers
     )
-
-
-def _encode(value: Any) -> str:
-    """What orjson does not serialise natively: asyncpg's UUID subclass, decimals."""
-    if isinstance(value, UUID | Decimal):
-        return str(value)
-    raise TypeError(type(value).__name__)
 
 
 def fold_recorded(aggregate: Aggregate[Any], events: list[RecordedEvent]) -> Any:

@@ -7,9 +7,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from backend.kernel.jsonable import json_default
+
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return orjson.dumps(value, default=json_default).decode()
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import types
 import typing
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -55,16 +56,24 @@ def to_data(event: DomainEvent) -> dict[str, Any]:
 
 
 def from_data(type_name: str, data: dict[str, Any]) -> DomainEvent:
-    kwargs = {name: _decode(hint, data[name]) for name, hint in _fields(type_name) if name in data}
+    kwargs = {
+        name: None if data[name] is None else decode(data[name])
+        for name, decode in _decoders(type_name)
+        if name in data
+    }
     return event_class(type_name)(**kwargs)
 
 
+Decoder = Callable[[Any], Any]
+
+
 @functools.cache
-def _fields(type_name: str) -> tuple[tuple[str, Any], ...]:
-    """(name, type) of each field; resolving string annotations is slow, so once per type."""
+def _decoders(type_name: str) -> tuple[tuple[str, Decoder], ...]:
+    """A decoder per field, built from its type once per event type (resolving annotations and
+    inspecting types per event would dominate replay time)."""
     cls = event_class(type_name)
     hints = typing.get_type_hints(cls)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+    return tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls))
 
 
 def _encode(value: Any) -> Any:
@@ -79,22 +88,26 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decode(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _decoder(hint: Any) -> Decoder:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _decode(inner[0], value) if len(inner) == 1 else value
+        if len(inner) != 1:
+            return _identity
+        return _decoder(inner[0])  # None never reaches a decoder (see from_data)
     if origin is tuple:
-        (item,) = typing.get_args(hint)[:1]
-        return tuple(_decode(item, v) for v in value)
-    if hint is dt.datetime:
-        return dt.datetime.fromisoformat(value)
-    if hint is dt.date:
-        return dt.date.fromisoformat(value)
-    if hint is UUID:
-        return UUID(value)
-    if hint is Decimal:
-        return Decimal(value)
+        item = _decoder(typing.get_args(hint)[0])
+        return lambda value: tuple(item(v) for v in value)
+    return _SCALARS.get(hint, _identity)
+
+
+def _identity(value: Any) -> Any:
     return value
+
+
+_SCALARS: dict[Any, Decoder] = {
+    dt.datetime: dt.datetime.fromisoformat,
+    dt.date: dt.date.fromisoformat,
+    UUID: UUID,
+    Decimal: Decimal,
+}
