@@ -150,11 +150,17 @@ async def act(
 
 
 async def list_all_patients(
-    client: httpx.AsyncClient, headers: dict[str, str], q: str | None = None, limit: int = 200
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    q: str | None = None,
+    limit: int = 200,
+    *,
+    after: int,
 ) -> list[dict[str, Any]]:
-    """Every page of GET /v1/patients, following next_cursor."""
+    """Every page of GET /v1/patients, following next_cursor, once the read model has applied
+    position `after` (the last write the caller made)."""
     items: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {"limit": limit, "min_position": after}
     if q is not None:
         params["q"] = q
     for _ in range(100):

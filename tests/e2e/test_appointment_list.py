@@ -9,8 +9,12 @@ from support import TenantFixture
 H = dt.timedelta(hours=1)
 
 
-async def _list(client: httpx.AsyncClient, tenant: TenantFixture, **params: str) -> list[str]:
-    r = await client.get("/v1/appointments", params=params, headers=tenant.as_role("AUDITOR"))
+async def _list(
+    client: httpx.AsyncClient, tenant: TenantFixture, after: int, **params: str
+) -> list[str]:
+    """Appointment ids listed once the read model has applied position `after`."""
+    query = {**params, "min_position": after}
+    r = await client.get("/v1/appointments", params=query, headers=tenant.as_role("AUDITOR"))
     assert r.status_code == 200, r.text
     return [a["id"] for a in r.json()["items"]]
 
@@ -34,21 +38,18 @@ async def test_filters_by_day_practitioner_and_status(
     next_day = await at(day + 24 * H, doc)
     colleagues = await at(day + H, colleague)
     await act(client, tenant, early, "confirm")
-    await act(client, tenant, cancelled, "cancel", {"reason": "rebooked"})
+    last = (await act(client, tenant, cancelled, "cancel", {"reason": "rebooked"}))["position"]
 
     date, pid = day.date().isoformat(), doc["id"]
-    assert await _list(client, tenant, date=date, practitioner_id=pid) == [early, cancelled, late]
-    assert await _list(client, tenant, date=date, practitioner_id=pid, status="confirmed") == [
-        early
-    ]
-    assert await _list(client, tenant, date=date, practitioner_id=pid, status="cancelled") == [
-        cancelled
-    ]
-    assert await _list(client, tenant, date=date, practitioner_id=pid, status="no_show") == []
+    on_day = {"date": date, "practitioner_id": pid}
+    assert await _list(client, tenant, last, **on_day) == [early, cancelled, late]
+    assert await _list(client, tenant, last, **on_day, status="confirmed") == [early]
+    assert await _list(client, tenant, last, **on_day, status="cancelled") == [cancelled]
+    assert await _list(client, tenant, last, **on_day, status="no_show") == []
     next_date = (day + 24 * H).date().isoformat()
-    assert await _list(client, tenant, date=next_date, practitioner_id=pid) == [next_day]
-    assert set(await _list(client, tenant, date=date)) == {early, cancelled, late, colleagues}
-    assert set(await _list(client, tenant, practitioner_id=pid)) == {
+    assert await _list(client, tenant, last, date=next_date, practitioner_id=pid) == [next_day]
+    assert set(await _list(client, tenant, last, date=date)) == {early, cancelled, late, colleagues}
+    assert set(await _list(client, tenant, last, practitioner_id=pid)) == {
         early,
         cancelled,
         late,
@@ -65,11 +66,10 @@ async def test_day_is_the_utc_day_of_the_start(
     local = utc_late.astimezone(dt.timezone(dt.timedelta(hours=2)))  # already the next day there
     r = await book(client, tenant, patient["id"], doc["id"], local, local + H / 2)
     assert r.status_code == 201, r.text
-    pid = doc["id"]
-    assert await _list(client, tenant, date=utc_late.date().isoformat(), practitioner_id=pid) == [
-        r.json()["id"]
-    ]
-    assert await _list(client, tenant, date=local.date().isoformat(), practitioner_id=pid) == []
+    pid, at = doc["id"], r.json()["position"]
+    utc_day, local_day = utc_late.date().isoformat(), local.date().isoformat()
+    assert await _list(client, tenant, at, date=utc_day, practitioner_id=pid) == [r.json()["id"]]
+    assert await _list(client, tenant, at, date=local_day, practitioner_id=pid) == []
 
 
 async def test_list_is_tenant_scoped(
@@ -78,8 +78,10 @@ async def test_list_is_tenant_scoped(
     patient = await create_patient(client, tenant)
     doc = await create_practitioner(client, tenant)
     start = now() + dt.timedelta(days=2)
-    assert (await book(client, tenant, patient["id"], doc["id"], start, start + H)).is_success
-    assert await _list(client, other_tenant, practitioner_id=doc["id"]) == []
+    booked = await book(client, tenant, patient["id"], doc["id"], start, start + H)
+    assert booked.is_success
+    at = booked.json()["position"]
+    assert await _list(client, other_tenant, at, practitioner_id=doc["id"]) == []
 
 
 async def test_bad_filters_are_422(client: httpx.AsyncClient, tenant: TenantFixture) -> None:

@@ -34,7 +34,11 @@ async def test_booking_is_requested(client: httpx.AsyncClient, tenant: TenantFix
     assert (body["patient_id"], body["practitioner_id"]) == (patient["id"], doc["id"])
     assert when(body["start"]) == start and when(body["end"]) == start + 30 * MIN
     assert r.headers["etag"] == '"1"'
-    got = await client.get(f"/v1/appointments/{body['id']}", headers=tenant.as_role("DOCTOR"))
+    got = await client.get(
+        f"/v1/appointments/{body['id']}",
+        params={"min_position": body["position"]},
+        headers=tenant.as_role("DOCTOR"),
+    )
     assert got.status_code == 200
     assert (got.json()["status"], got.json()["version"]) == ("requested", 1)
 

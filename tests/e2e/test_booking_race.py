@@ -45,7 +45,13 @@ async def test_concurrent_overlapping_bookings_admit_exactly_one(
         (winner,) = [r.json()["id"] for r in mine if r.status_code == 201]
         listed = await client.get(
             "/v1/appointments",
-            params={"date": nine.date().isoformat(), "practitioner_id": doc},
+            params={
+                "date": nine.date().isoformat(),
+                "practitioner_id": doc,
+                "min_position": max(
+                    r.json()["position"] for r in responses if r.status_code == 201
+                ),
+            },
             headers=tenant.as_role("RECEPTIONIST"),
         )
         assert [a["id"] for a in listed.json()["items"]] == [winner]

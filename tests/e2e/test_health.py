@@ -21,6 +21,7 @@ V1_OPERATIONS = {
     ("/v1/streams/{stream_type}/{stream_id}", "get"),
     ("/v1/streams/{stream_type}/{stream_id}/events", "get"),
     ("/v1/projections", "get"),
+    ("/v1/practitioners/{practitioner_id}/day", "get"),
 }
 
 

@@ -9,6 +9,7 @@ from e2e_helpers import (
     act,
     assert_problem,
     booked,
+    create_patient,
     iso,
     list_all_patients,
     now,
@@ -25,7 +26,12 @@ def _keyed(tenant: TenantFixture, key: str) -> dict[str, str]:
 async def _patients_named(
     client: httpx.AsyncClient, tenant: TenantFixture, family_name: str
 ) -> list[str]:
-    found = await list_all_patients(client, tenant.as_role("RECEPTIONIST"), q=family_name)
+    """Ids of the patients with this family name, read after one more write of ours, so every
+    write before it (wanted or not) is in the read model."""
+    marker = await create_patient(client, tenant)
+    found = await list_all_patients(
+        client, tenant.as_role("RECEPTIONIST"), q=family_name, after=marker["position"]
+    )
     return [p["id"] for p in found if p["family_name"] == family_name]
 
 

@@ -12,10 +12,11 @@ async def test_search_by_name_finds_only_matches(
 ) -> None:
     marker = uuid.uuid4().hex[:8]
     hit = await create_patient(client, tenant, family_name=f"Hopper{marker}")
-    await create_patient(client, tenant, family_name="Someone Else")
+    last = await create_patient(client, tenant, family_name="Someone Else")
     headers = tenant.as_role("RECEPTIONIST")
     for q in (f"hopper{marker}", f"Ada HOPPER{marker}", marker):
-        r = await client.get("/v1/patients", params={"q": q}, headers=headers)
+        params = {"q": q, "min_position": last["position"]}
+        r = await client.get("/v1/patients", params=params, headers=headers)
         assert r.status_code == 200, r.text
         assert [p["id"] for p in r.json()["items"]] == [hit["id"]], q
 
@@ -24,19 +25,22 @@ async def test_search_by_phone_ignores_formatting(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     hit = await create_patient(client, tenant, phone="+1 (555) 867-5309")
-    await create_patient(client, tenant, phone="+1 (555) 123-4567")
+    last = await create_patient(client, tenant, phone="+1 (555) 123-4567")
     headers = tenant.as_role("RECEPTIONIST")
     for q in ("8675309", "555-867-5309", "+15558675309"):
-        r = await client.get("/v1/patients", params={"q": q}, headers=headers)
+        params = {"q": q, "min_position": last["position"]}
+        r = await client.get("/v1/patients", params=params, headers=headers)
         assert [p["id"] for p in r.json()["items"]] == [hit["id"]], q
 
 
 async def test_search_without_match_is_empty(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    await create_patient(client, tenant)
+    last = await create_patient(client, tenant)
     r = await client.get(
-        "/v1/patients", params={"q": "zzz-nobody"}, headers=tenant.as_role("RECEPTIONIST")
+        "/v1/patients",
+        params={"q": "zzz-nobody", "min_position": last["position"]},
+        headers=tenant.as_role("RECEPTIONIST"),
     )
     assert r.json() == {"items": [], "next_cursor": None}
 
@@ -44,12 +48,14 @@ async def test_search_without_match_is_empty(
 async def test_cursor_pagination_visits_every_patient_once(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    created = {(await create_patient(client, tenant))["id"] for _ in range(7)}
+    patients = [await create_patient(client, tenant) for _ in range(7)]
+    created, after = {p["id"] for p in patients}, patients[-1]["position"]
     headers = tenant.as_role("RECEPTIONIST")
-    first = (await client.get("/v1/patients", params={"limit": 3}, headers=headers)).json()
+    params = {"limit": 3, "min_position": after}
+    first = (await client.get("/v1/patients", params=params, headers=headers)).json()
     assert len(first["items"]) == 3
     assert first["next_cursor"]
-    seen = await list_all_patients(client, headers, limit=3)
+    seen = await list_all_patients(client, headers, limit=3, after=after)
     ids = [p["id"] for p in seen]
     assert len(ids) == len(set(ids)) == 7
     assert set(ids) == created
@@ -57,10 +63,10 @@ async def test_cursor_pagination_visits_every_patient_once(
 
 
 async def test_last_page_has_no_cursor(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
-    for _ in range(4):
-        await create_patient(client, tenant)
+    after = [await create_patient(client, tenant) for _ in range(4)][-1]["position"]
     headers = tenant.as_role("RECEPTIONIST")
-    page = (await client.get("/v1/patients", params={"limit": 4}, headers=headers)).json()
+    params = {"limit": 4, "min_position": after}
+    page = (await client.get("/v1/patients", params=params, headers=headers)).json()
     assert len(page["items"]) == 4
     assert page["next_cursor"] is None
 
@@ -70,9 +76,10 @@ async def test_pagination_combines_with_search(
 ) -> None:
     marker = uuid.uuid4().hex[:8]
     wanted = {(await create_patient(client, tenant, given_name=marker))["id"] for _ in range(5)}
-    for _ in range(3):
-        await create_patient(client, tenant)
-    found = await list_all_patients(client, tenant.as_role("DOCTOR"), q=marker, limit=2)
+    after = [await create_patient(client, tenant) for _ in range(3)][-1]["position"]
+    found = await list_all_patients(
+        client, tenant.as_role("DOCTOR"), q=marker, limit=2, after=after
+    )
     assert [p["id"] for p in found] == sorted(wanted, key=uuid.UUID)
 
 

@@ -34,7 +34,11 @@ async def test_get_returns_the_read_model_with_version(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     created = await create_patient(client, tenant, given_name="Grace", phone="555-0100")
-    r = await client.get(f"/v1/patients/{created['id']}", headers=tenant.as_role("DOCTOR"))
+    r = await client.get(
+        f"/v1/patients/{created['id']}",
+        params={"min_position": created["position"]},
+        headers=tenant.as_role("DOCTOR"),
+    )
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["id"] == created["id"]
@@ -57,7 +61,8 @@ async def test_patch_changes_fields_and_bumps_version(
     assert r.json()["version"] == 2
     assert r.json()["position"] > created["position"]
     assert r.headers["etag"] == '"2"'
-    got = (await client.get(url, headers=headers)).json()
+    after = {"min_position": r.json()["position"]}
+    got = (await client.get(url, params=after, headers=headers)).json()
     assert (got["family_name"], got["phone"], got["version"]) == ("King", "+1 555 0199", 2)
     assert got["given_name"] == "Ada"
 
@@ -81,11 +86,14 @@ async def test_stale_if_match_is_412_and_changes_nothing(
     headers = tenant.as_role("RECEPTIONIST")
     created = await create_patient(client, tenant)
     url = f"/v1/patients/{created['id']}"
-    assert (await client.patch(url, json={"given_name": "Ann"}, headers=headers)).status_code == 200
+    changed = await client.patch(url, json={"given_name": "Ann"}, headers=headers)
+    assert changed.status_code == 200
     stale = {**headers, "If-Match": '"1"'}
     r = await client.patch(url, json={"given_name": "Bea"}, headers=stale)
     assert_problem(r, 412, "VERSION_CONFLICT")
-    got = (await client.get(url, headers=headers)).json()
+    marker = await create_patient(client, tenant)  # a later write: any earlier one is applied
+    after = {"min_position": marker["position"]}
+    got = (await client.get(url, params=after, headers=headers)).json()
     assert (got["given_name"], got["version"]) == ("Ann", 2)
 
 
@@ -98,7 +106,8 @@ async def test_current_if_match_applies(client: httpx.AsyncClient, tenant: Tenan
     r = await client.patch(url, json={"sex": "unknown"}, headers={**headers, "If-Match": '"2"'})
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 3
-    assert (await client.get(url, headers=headers)).json()["sex"] == "unknown"
+    after = {"min_position": r.json()["position"]}
+    assert (await client.get(url, params=after, headers=headers)).json()["sex"] == "unknown"
 
 
 async def test_patch_may_not_remove_a_required_field(

@@ -20,7 +20,11 @@ async def test_one_event_per_request_with_route_template(
     patient = await create_patient(client, tenant)
     headers = {**tenant.as_role("DOCTOR", actor="dr-log"), "X-Request-ID": "req-123"}
     with capture_logs() as logs:
-        r = await client.get(f"/v1/patients/{patient['id']}", headers=headers)
+        r = await client.get(
+            f"/v1/patients/{patient['id']}",
+            params={"min_position": patient["position"]},
+            headers=headers,
+        )
     assert r.status_code == 200
     (entry,) = _requests(logs)
     assert entry["request_id"] == "req-123"

@@ -42,7 +42,8 @@ async def test_clinic_admin_registers_a_practitioner(
     body = r.json()
     assert (body["name"], body["specialty"], body["version"]) == ("Dr. Grey", "cardiology", 1)
     assert r.headers["etag"] == '"1"'
-    got = await client.get(f"/v1/practitioners/{body['id']}", headers=headers)
+    after = {"min_position": body["position"]}
+    got = await client.get(f"/v1/practitioners/{body['id']}", params=after, headers=headers)
     assert got.status_code == 200
     assert got.json()["name"] == "Dr. Grey"
 
@@ -62,6 +63,8 @@ async def test_practitioner_of_another_tenant_is_not_found(
     r = await client.post(
         "/v1/practitioners", json={"name": "Dr. A"}, headers=tenant.as_role("CLINIC_ADMIN")
     )
-    pid = r.json()["id"]
-    got = await client.get(f"/v1/practitioners/{pid}", headers=other_tenant.as_role("DOCTOR"))
+    pid, after = r.json()["id"], {"min_position": r.json()["position"]}
+    got = await client.get(
+        f"/v1/practitioners/{pid}", params=after, headers=other_tenant.as_role("DOCTOR")
+    )
     assert_problem(got, 404, "NOT_FOUND")
