@@ -122,27 +122,29 @@ class CatchUpRunner:
             except (_Moved, *TRANSIENT):
                 raise
             except Exception as e:
-                await self._park(event, e)
+                await park(self.pool, self.projection.name, event, e)
                 return done
             after = GlobalCheckpoint(event.tx_id, event.position)
         return len(events)
 
-    async def _park(self, event: RecordedEvent, error: Exception) -> None:
-        detail = f"{type(error).__name__}: {error}"
-        await self.pool.execute(
-            "UPDATE projection_checkpoints SET state = 'parked', last_error = $2,"
-            " error_position = $3, updated_at = now() WHERE name = $1",
-            self.projection.name,
-            detail,
-            event.position,
-        )
-        log.error(
-            "projection_parked",
-            projection=self.projection.name,
-            position=event.position,
-            event_type=event.event_type,
-            error=detail,
-        )
+
+async def park(pool: asyncpg.Pool, name: str, event: RecordedEvent, error: Exception) -> None:
+    """Stop a projection at the event its handler failed on, with the error for status."""
+    detail = f"{type(error).__name__}: {error}"
+    await pool.execute(
+        "UPDATE projection_checkpoints SET state = 'parked', last_error = $2,"
+        " error_position = $3, updated_at = now() WHERE name = $1",
+        name,
+        detail,
+        event.position,
+    )
+    log.error(
+        "projection_parked",
+        projection=name,
+        position=event.position,
+        event_type=event.event_type,
+        error=detail,
+    )
 
 
 async def resume(pool: asyncpg.Pool, name: str) -> bool:

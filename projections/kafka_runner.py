@@ -19,14 +19,13 @@ import time
 from typing import Any
 
 import asyncpg
-import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from projections.catchup import park
 from projections.framework import Projection
 from projections.kafka_codec import TOPIC, decode
 
-log = structlog.get_logger("caretrail.projections.kafka")
 CONTROL_INTERVAL_SECONDS = 0.2
 """How often the runner looks for a resume or a rebuild's reset (cheap, but not per batch)."""
 
@@ -174,14 +173,5 @@ class KafkaProjectionRunner:
             )
 
     async def _park(self, record: ConsumerRecord, error: Exception) -> None:
-        event = decode(record.value)
-        detail = f"{type(error).__name__}: {error}"
         self.consumer.pause(*self.consumer.assignment())
-        await self.pool.execute(
-            "UPDATE projection_checkpoints SET state = 'parked', last_error = $2,"
-            " error_position = $3, updated_at = now() WHERE name = $1",
-            self.projection.name,
-            detail,
-            event.position,
-        )
-        log.error("projection_parked", projection=self.projection.name, error=detail)
+        await park(self.pool, self.projection.name, decode(record.value), error)
