@@ -53,6 +53,8 @@ async def rebuild(
         await _create_shadow(owner, projection.table, shadow.table)
         runner = CatchUpRunner(pool, shadow, batch_size=batch_size)
         applied = 0
+        await runner.checkpoint()  # creates it on a first run, so what is ahead can be counted
+        ahead_at_start = await _ahead(pool, shadow.name)  # once: the count scans what is left
         while True:
             step = await runner.step()
             if step == 0:
@@ -61,7 +63,7 @@ async def rebuild(
                     raise RebuildFailed(msg)
                 break
             applied += step
-            progress(applied, await _ahead(pool, shadow.name))
+            progress(applied, max(ahead_at_start - applied, 0))
         await _swap(owner, projection, shadow)
         return applied
     finally:
