@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from backend.api import health, problems, projections_status, temporal
+from backend.api import health, metrics, problems, projections_status, temporal
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
 from backend.eventstore import EventStore
@@ -95,6 +95,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         app.include_router(router)
     app.include_router(temporal.router)
     app.include_router(projections_status.router)
+    app.include_router(metrics.router)
     app.add_middleware(RequestLogMiddleware)
     app.openapi = openapi_builder(app)  # type: ignore[method-assign]
     return app

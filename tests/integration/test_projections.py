@@ -239,3 +239,17 @@ async def test_status_reports_position_lag_and_state(
         assert p["lag_events"] >= 0 and p["lag_seconds"] >= 0
     denied = await client.get("/v1/projections", headers=tenant.as_role("RECEPTIONIST"))
     assert denied.status_code == 403
+
+
+async def test_metrics_expose_projection_position_and_lag(client: httpx.AsyncClient) -> None:
+    r = await client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    lines = r.text.splitlines()
+    for name in ("patients", "practitioners", "appointments", "daily_activity"):
+        assert any(
+            line.startswith(f'caretrail_projection_lag_events{{projection="{name}"}}')
+            for line in lines
+        ), name
+        assert f'caretrail_projection_parked{{projection="{name}"}} 0.0' in lines
+    assert any(line.startswith("caretrail_oldest_write_transaction_seconds ") for line in lines)
