@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-
-import asyncpg
 
 from backend.bench.common import report
 from backend.eventstore import ANY, NO_STREAM, EventStore, NewEvent, StreamAppend
@@ -194,45 +195,57 @@ def catch_up_consumers(owner: str) -> Callable[[], AbstractAsyncContextManager[N
 
 
 def kafka_consumers(owner: str, bootstrap: str) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """`caretrail relay` and `caretrail project` as their own processes, as deployed."""
+
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
-        from aiokafka import AIOKafkaProducer
-
-        from projections.kafka_runner import KafkaProjectionRunner
-        from projections.processes import ensure_topic
-        from projections.relay import Relay
-
-        await ensure_topic(bootstrap, 3)
-        relay_pool = await create_pool(with_user(owner, "caretrail_relay"), max_size=2)
-        projector_pool = await create_pool(with_user(owner, "caretrail_projector"), max_size=4)
-        owner_conn = await asyncpg.connect(owner)  # start from the current head
-        await owner_conn.execute(
-            "INSERT INTO relay_checkpoints (name, tx_id, position)"
-            " SELECT 'kafka', coalesce(max(tx_id), '0'), coalesce(max(position), 0) FROM events"
-        )
-        await owner_conn.close()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=2
-        )
-        await producer.start()
-        stop = asyncio.Event()
-        runner = KafkaProjectionRunner(projector_pool, PATIENTS, bootstrap)
-        tasks = [
-            asyncio.create_task(Relay(relay_pool, producer, partitions=3).run(stop)),
-            asyncio.create_task(runner.run(stop)),
+        env = {
+            **os.environ,
+            "DATABASE_URL": owner,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_PARTITIONS": "3",
+            "CARETRAIL_ENV": "dev",
+            "CARETRAIL_LOG_LEVEL": "WARNING",
+        }
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "backend.cli",
+                command,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            for command in ("relay", "project")
         ]
-        for _ in range(300):  # the consumer joins its group before the clock starts
-            if runner.consumer.assignment():
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1)
         try:
+            await _warm_up(owner)
             yield
         finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await producer.stop()
-            await relay_pool.close()
-            await projector_pool.close()
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+                await process.wait()
 
     return running
+
+
+async def _warm_up(owner: str) -> None:
+    """Until one patient makes it through, so group joins and topic creation are not timed."""
+    app_pool = await create_pool(with_user(owner, "caretrail_app"), min_size=1, max_size=1)
+    watch = await connect(with_user(owner, "caretrail_projector"))
+    try:
+        pid = uuid.uuid4()
+        event = _registered(pid, 0)
+        await EventStore(app_pool).append(
+            uuid.uuid4(), [StreamAppend("patient", pid, NO_STREAM, (event,))]
+        )
+        for _ in range(600):
+            if await watch.fetchval("SELECT 1 FROM rm_patients WHERE patient_id = $1", pid):
+                return
+            await asyncio.sleep(0.1)
+        msg = "the Kafka path did not deliver a first event within 60 s"
+        raise RuntimeError(msg)
+    finally:
+        await watch.close()
+        await app_pool.close()
