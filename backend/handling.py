@@ -102,11 +102,17 @@ class CommandSession:
         primary: Loaded[Any],
         events: list[DomainEvent],
         others: dict[UUID, tuple[Loaded[Any], list[DomainEvent]]] | None = None,
+        *,
+        occurred_at: dt.datetime | None = None,
     ) -> CommandResult:
         """Append `events` to the primary stream and each other stream's events to it, all or
-        nothing, each expected at the version it was loaded at."""
-        appends = [self._append(primary, events)]
-        appends += [self._append(loaded, evs) for loaded, evs in (others or {}).values()]
+        nothing, each expected at the version it was loaded at. `occurred_at` is the valid time
+        of the primary stream's events when it is not now (a fact charted late, already checked
+        with `backend.kernel.clinical_time`)."""
+        appends = [self._append(primary, events, occurred_at or self.ctx.now)]
+        appends += [
+            self._append(loaded, evs, self.ctx.now) for loaded, evs in (others or {}).values()
+        ]
         appends = [a for a in appends if a.events]
         new_state = primary.state
         for event in events:
@@ -126,7 +132,9 @@ class CommandSession:
             primary.aggregate.view(new_state),
         )
 
-    def _append(self, loaded: Loaded[Any], events: list[DomainEvent]) -> StreamAppend:
+    def _append(
+        self, loaded: Loaded[Any], events: list[DomainEvent], occurred_at: dt.datetime
+    ) -> StreamAppend:
         metadata = self.ctx.metadata()
         return StreamAppend(
             loaded.aggregate.stream_type,
@@ -137,7 +145,7 @@ class CommandSession:
                     event_id=uuid4(),
                     event_type=e.type_name(),
                     data=to_data(e),
-                    occurred_at=self.ctx.now,
+                    occurred_at=occurred_at,
                     metadata=metadata,
                     schema_version=e.schema_version,
                 )

@@ -28,12 +28,14 @@ class TenantFixture:
         return bearer(list(roles), self.id, actor)
 
 
-async def new_tenant(client: httpx.AsyncClient) -> TenantFixture:
+async def new_tenant(
+    client: httpx.AsyncClient, kind: str = "clinic", currency: str = "USD"
+) -> TenantFixture:
     """A fresh tenant created through the API by a platform admin."""
-    slug = f"clinic-{uuid.uuid4().hex[:12]}"
+    slug = f"{kind}-{uuid.uuid4().hex[:12]}"
     r = await client.post(
         "/v1/tenants",
-        json={"name": f"Clinic {slug}", "slug": slug},
+        json={"name": f"Clinic {slug}", "slug": slug, "kind": kind, "currency": currency},
         headers=bearer(["PLATFORM_ADMIN"]),
     )
     assert r.status_code == 201, r.text

@@ -21,6 +21,7 @@ class Role(StrEnum):
 
 
 STAFF = frozenset({Role.CLINIC_ADMIN, Role.DOCTOR, Role.NURSE, Role.RECEPTIONIST})
+BACK_OFFICE = frozenset({Role.PHARMACIST, Role.LAB_TECHNICIAN, Role.FINANCE_BILLING, Role.AUDITOR})
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from backend.kernel.events import DomainEvent, register
@@ -16,6 +17,16 @@ class TenantCreated(DomainEvent):
     slug: str
     checkin_opens_before_min: int
     checkin_closes_after_min: int
+    kind: str = "clinic"
+    currency: str = "USD"
+
+
+@register
+@dataclass(frozen=True)
+class TenantPolicyChanged(DomainEvent):
+    """Only the settings that changed, with their new JSON values (see tenancy.policy)."""
+
+    changes: dict[str, Any]
 
 
 @register

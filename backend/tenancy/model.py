@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from backend.kernel.aggregate import Aggregate, register_aggregate
-from backend.kernel.errors import Conflict, Invalid
+from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
-from backend.tenancy.events import PractitionerRegistered, TenantCreated
+from backend.tenancy import policy
+from backend.tenancy.events import PractitionerRegistered, TenantCreated, TenantPolicyChanged
+from backend.tenancy.policy import TenantPolicy
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -21,28 +23,41 @@ class Tenant:
     id: UUID | None = None
     name: str = ""
     slug: str = ""
-    checkin_opens_before_min: int = 30
-    checkin_closes_after_min: int = 120
+    policy: TenantPolicy = field(default_factory=TenantPolicy)
 
 
 def evolve_tenant(state: Tenant, event: DomainEvent) -> Tenant:
     if isinstance(event, TenantCreated):
-        return Tenant(
-            event.tenant_id,
-            event.name,
-            event.slug,
-            event.checkin_opens_before_min,
-            event.checkin_closes_after_min,
+        created = TenantPolicy(
+            kind=event.kind,
+            currency=event.currency,
+            checkin_opens_before_min=event.checkin_opens_before_min,
+            checkin_closes_after_min=event.checkin_closes_after_min,
         )
+        return Tenant(event.tenant_id, event.name, event.slug, created)
+    if isinstance(event, TenantPolicyChanged):
+        return dataclasses.replace(state, policy=policy.apply(state.policy, event.changes))
     return state
 
 
 def tenant_view(state: Tenant) -> dict[str, Any]:
-    return {"id": state.id, "name": state.name, "slug": state.slug}
+    return {
+        "id": state.id,
+        "name": state.name,
+        "slug": state.slug,
+        "policy": policy.view(state.policy),
+    }
 
 
 def create_tenant(
-    state: Tenant, tenant_id: UUID, name: str, slug: str, opens_before: int, closes_after: int
+    state: Tenant,
+    tenant_id: UUID,
+    name: str,
+    slug: str,
+    opens_before: int,
+    closes_after: int,
+    kind: str = "clinic",
+    currency: str = "USD",
 ) -> list[DomainEvent]:
     if state.id is not None:
         raise Conflict("TENANT_EXISTS", "tenant already exists")
@@ -50,7 +65,19 @@ def create_tenant(
         raise Invalid("name", "must not be blank")
     if not SLUG.fullmatch(slug):
         raise Invalid("slug", "lowercase letters, digits and inner hyphens, at most 63")
-    return [TenantCreated(tenant_id, name.strip(), slug, opens_before, closes_after)]
+    policy.parse_changes({"kind": kind, "currency": currency})
+    return [
+        TenantCreated(tenant_id, name.strip(), slug, opens_before, closes_after, kind, currency)
+    ]
+
+
+def change_policy(state: Tenant, changes: dict[str, Any]) -> list[DomainEvent]:
+    """Record only the settings that really change; an empty result means nothing to do."""
+    if state.id is None:
+        raise NotFound("tenant not found")
+    parsed = policy.parse_changes(changes)
+    changed = {k: v for k, v in parsed.items() if getattr(state.policy, k) != v}
+    return [TenantPolicyChanged(policy.to_json(changed))] if changed else []
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.reads import (
+    MinPosition,
+    fold_recorded,
+    json_response,
+    read_model,
+    read_model_response,
+)
 from backend.api.types import Text
-from backend.auth.principal import STAFF, Principal, Role
+from backend.auth.principal import BACK_OFFICE, STAFF, Principal, Role
 from backend.kernel.errors import NotFound
 from backend.scheduling.model import HOLDS_SLOT
 from backend.tenancy import model, service
@@ -27,6 +33,23 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
 class NewTenant(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     slug: Text = Field(min_length=1, max_length=63)
+    kind: Literal["clinic", "hospital"] = "clinic"
+    currency: Text = Field(default="USD", description="ISO 4217 code")
+
+
+class PolicyChanges(BaseModel):
+    """Any subset of the tenant's policy settings (see docs/API.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["clinic", "hospital"] | None = None
+    currency: Text | None = None
+    timezone: Text | None = None
+    checkin_opens_before_min: int | None = None
+    checkin_closes_after_min: int | None = None
+    late_charting_max_hours: int | None = None
+    discount_threshold_percent: Text | None = None
+    quiet_hours_start: Text | None = Field(default=None, description="HH:MM")
+    quiet_hours_end: Text | None = Field(default=None, description="HH:MM")
 
 
 class NewPractitioner(BaseModel):
@@ -51,8 +74,39 @@ async def create_tenant(
             body.slug,
             settings.checkin_opens_before_min,
             settings.checkin_closes_after_min,
+            body.kind,
+            body.currency,
         ),
         status_code=201,
+    )
+
+
+@router.get("/tenant")
+async def get_tenant(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*STAFF, *BACK_OFFICE))],
+) -> Response:
+    """The caller's tenant with its policy, folded from its stream (always current)."""
+    store = request.app.state.store
+    tenant_id = tenant_of(principal)
+    async with store.transaction(tenant_id) as conn:
+        events = await store.read_stream(conn, model.TENANT.stream_type, tenant_id)
+    if not events:
+        raise NotFound("tenant not found")
+    state = fold_recorded(model.TENANT, events)
+    body = {**model.tenant_view(state), "version": events[-1].version}
+    return json_response(body, {"ETag": f'"{events[-1].version}"'})
+
+
+@router.patch("/tenant/policy")
+async def change_policy(
+    body: PolicyChanges,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))],
+) -> Response:
+    changes = body.model_dump(exclude_none=True)
+    return await execute(
+        request, principal, tenant_of(principal), lambda s: service.change_policy(s, changes)
     )
 
 

@@ -23,7 +23,7 @@ from backend.scheduling.events import (
     SlotReleased,
     SlotReserved,
 )
-from backend.tenancy.events import PractitionerRegistered, TenantCreated
+from backend.tenancy.events import PractitionerRegistered, TenantCreated, TenantPolicyChanged
 
 A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 B = uuid.UUID("00000000-0000-4000-8000-00000000000b")
@@ -35,6 +35,8 @@ END = dt.datetime(2026, 3, 1, 10, 0, tzinfo=PLUS_2)
 
 SAMPLES: list[DomainEvent] = [
     TenantCreated(A, "Clinic Nord", "clinic-nord", 30, 120),
+    TenantCreated(A, "St. Mary", "st-mary", 30, 120, "hospital", "EUR"),
+    TenantPolicyChanged({"currency": "EUR", "quiet_hours_start": "22:00"}),
     PractitionerRegistered(A, "Dr. Ada", "cardiology"),
     PractitionerRegistered(A, "Dr. Bob", None),
     PatientRegistered(A, "Ann", "Lee", dt.date(1980, 2, 29), "female", "+49 30 1234", "a@b.de", {}),

@@ -21,6 +21,7 @@ from backend.tenancy.model import (
     register_practitioner,
     tenant_view,
 )
+from backend.tenancy.policy import TenantPolicy
 
 TID = uuid.UUID("10000000-0000-4000-8000-000000000001")
 PID = uuid.UUID("20000000-0000-4000-8000-000000000002")
@@ -95,17 +96,27 @@ def test_create_tenant_refuses_a_slug_with_a_trailing_newline() -> None:
 
 def test_evolve_tenant_folds_tenant_created() -> None:
     state = TENANT.fold([TenantCreated(TID, "Clinic", "clinic", 10, 45)])
-    assert state == Tenant(TID, "Clinic", "clinic", 10, 45)
-    assert tenant_view(state) == {"id": TID, "name": "Clinic", "slug": "clinic"}
+    window = TenantPolicy(checkin_opens_before_min=10, checkin_closes_after_min=45)
+    assert state == Tenant(TID, "Clinic", "clinic", window)
+    view = tenant_view(state)
+    assert (view["id"], view["slug"], view["policy"]["checkin_opens_before_min"]) == (
+        TID,
+        "clinic",
+        10,
+    )
+    assert view["policy"]["kind"] == "clinic"
 
 
 def test_evolve_tenant_ignores_foreign_events() -> None:
-    state = Tenant(TID, "Clinic", "clinic", 10, 45)
+    state = Tenant(TID, "Clinic", "clinic")
     assert evolve_tenant(state, PractitionerRegistered(PID, "Dr", None)) is state
 
 
 def test_tenant_defaults_to_the_standard_checkin_window() -> None:
-    assert (Tenant().checkin_opens_before_min, Tenant().checkin_closes_after_min) == (30, 120)
+    assert (Tenant().policy.checkin_opens_before_min, Tenant().policy.checkin_closes_after_min) == (
+        30,
+        120,
+    )
 
 
 def test_register_practitioner_emits_event_with_trimmed_name() -> None:
