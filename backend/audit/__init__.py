@@ -1,0 +1,1 @@
+"""The auditor's view: tamper evidence, history, export."""
