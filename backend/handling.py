@@ -21,7 +21,7 @@ from backend.auth.principal import Principal
 from backend.eventstore import EventStore, NewEvent, StreamAppend, WrongExpectedVersion
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.errors import Conflict, DomainError
-from backend.kernel.events import DomainEvent, from_data, to_data
+from backend.kernel.events import DomainEvent, revive, to_data
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class CommandSession:
     ) -> Loaded[S]:
         """Fold a stream. `conditional` marks the stream the caller's If-Match refers to."""
         events = await self.store.read_stream(self.conn, aggregate.stream_type, stream_id)
-        state = aggregate.fold(from_data(e.event_type, e.data) for e in events)
+        state = aggregate.fold(revive(e) for e in events)
         version = events[-1].version if events else 0
         loaded = Loaded(aggregate, stream_id, state, version, events[-1].position if events else 0)
         if conditional and self.ctx.if_match is not None and self.ctx.if_match != version:

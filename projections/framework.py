@@ -21,7 +21,7 @@ import asyncpg
 
 from backend.eventstore import RecordedEvent
 from backend.kernel.aggregate import Aggregate
-from backend.kernel.events import from_data
+from backend.kernel.events import revive
 
 
 class Projection(Protocol):
@@ -72,7 +72,7 @@ class StateProjection:
             state, version = states.get(stream, (self.aggregate.initial(), 0))
             if event.version <= version:
                 continue  # already reflected
-            state = self.aggregate.evolve(state, from_data(event.event_type, event.data))
+            state = self.aggregate.evolve(state, revive(event))
             states[stream] = (state, event.version)
             changed.add(stream)
         if changed:

@@ -24,7 +24,7 @@ from backend.api.problems import ApiError
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore, RecordedEvent
 from backend.kernel.aggregate import Aggregate
-from backend.kernel.events import from_data
+from backend.kernel.events import revive
 from backend.kernel.jsonable import json_default
 
 MAX_WAIT_SECONDS = 5.0
@@ -97,4 +97,4 @@ def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
 
 
 def fold_recorded(aggregate: Aggregate[Any], events: list[RecordedEvent]) -> Any:
-    return aggregate.fold(from_data(e.event_type, e.data) for e in events)
+    return aggregate.fold(revive(e) for e in events)

@@ -3,6 +3,10 @@
 An event class is registered under its type name; `to_data` / `from_data` convert it to and from
 the JSON object stored in the event store, using the dataclass field types to revive dates, times,
 UUIDs and decimals.
+
+Stored events are never rewritten. When an event's shape changes, its class bumps
+`schema_version` and registers an upcaster from the old version; `revive` runs the chain of
+upcasters over an old stored shape before decoding it, so domain code only knows the current one.
 """
 
 from __future__ import annotations
@@ -49,6 +53,54 @@ def event_class(type_name: str) -> type[DomainEvent]:
     except KeyError as e:
         msg = f"unknown event type {type_name}"
         raise KeyError(msg) from e
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+_UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcaster(type_name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Decorator: turn `type_name`'s data at `from_version` into its shape at the next version."""
+
+    def add(fn: Upcaster) -> Upcaster:
+        _UPCASTERS[(type_name, from_version)] = fn
+        return fn
+
+    return add
+
+
+def upcast(type_name: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
+    current = event_class(type_name).schema_version
+    if schema_version > current:
+        msg = f"{type_name} v{schema_version} is newer than this code (v{current})"
+        raise ValueError(msg)
+    for version in range(schema_version, current):
+        try:
+            step = _UPCASTERS[(type_name, version)]
+        except KeyError as e:
+            msg = f"no upcaster for {type_name} v{version}"
+            raise KeyError(msg) from e
+        data = step(data)
+    return data
+
+
+class StoredEvent(typing.Protocol):
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def schema_version(self) -> int: ...
+
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+def revive(stored: StoredEvent) -> DomainEvent:
+    """A stored event as the current shape of its class."""
+    data = stored.data
+    if stored.schema_version != event_class(stored.event_type).schema_version:
+        data = upcast(stored.event_type, stored.schema_version, data)
+    return from_data(stored.event_type, data)
 
 
 def to_data(event: DomainEvent) -> dict[str, Any]:

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
-from backend.kernel.events import DomainEvent, register
+from backend.kernel.events import DomainEvent, register, upcaster
 
 
 @register
 @dataclass(frozen=True)
 class TenantCreated(DomainEvent):
+    """v2 added the tenant's kind and currency."""
+
+    schema_version: ClassVar[int] = 2
+
     tenant_id: UUID
     name: str
     slug: str
     checkin_opens_before_min: int
     checkin_closes_after_min: int
-    kind: str = "clinic"
-    currency: str = "USD"
+    kind: str
+    currency: str
+
+
+@upcaster("TenantCreated", 1)
+def _tenant_created_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Every tenant created before v2 was a clinic billing in US dollars."""
+    return {**data, "kind": "clinic", "currency": "USD"}
 
 
 @register

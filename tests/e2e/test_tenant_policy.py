@@ -1,8 +1,13 @@
 """The tenant's policy: read by its staff, changed by its clinic admin only."""
 
+import datetime as dt
+import uuid
+
 import httpx
 from e2e_helpers import assert_problem, error_fields
-from support import TenantFixture, new_tenant
+from support import TenantFixture, bearer, new_tenant
+
+from backend.eventstore import NO_STREAM, EventStore, NewEvent, StreamAppend
 
 
 async def test_staff_read_their_tenant_with_its_default_policy(
@@ -57,3 +62,31 @@ async def test_only_the_clinic_admin_changes_the_policy(
         "/v1/tenant/policy", json={"currency": "EUR"}, headers=tenant.as_role("DOCTOR")
     )
     assert_problem(r, 403, "FORBIDDEN")
+
+
+async def test_a_tenant_stored_in_the_old_shape_reads_in_the_current_one(
+    client: httpx.AsyncClient, store: EventStore
+) -> None:
+    """TenantCreated v1 as an earlier release stored it: no kind, no currency."""
+    tenant_id = uuid.uuid4()
+    v1 = {
+        "tenant_id": str(tenant_id),
+        "name": "Old Clinic",
+        "slug": f"old-{tenant_id.hex[:8]}",
+        "checkin_opens_before_min": 15,
+        "checkin_closes_after_min": 60,
+    }
+    created = NewEvent(uuid.uuid4(), "TenantCreated", v1, dt.datetime.now(dt.UTC), {}, 1)
+    await store.append(tenant_id, [StreamAppend("tenant", tenant_id, NO_STREAM, (created,))])
+    r = await client.get("/v1/tenant", headers=bearer(["CLINIC_ADMIN"], tenant_id))
+    assert r.status_code == 200, r.text
+    policy = r.json()["policy"]
+    assert (policy["kind"], policy["currency"], policy["checkin_opens_before_min"]) == (
+        "clinic",
+        "USD",
+        15,
+    )
+    events = await client.get(
+        f"/v1/streams/tenant/{tenant_id}/events", headers=bearer(["AUDITOR"], tenant_id)
+    )
+    assert events.json()["events"][0]["schema_version"] == 1  # stored as it was, never rewritten

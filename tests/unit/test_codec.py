@@ -11,7 +11,15 @@ from decimal import Decimal
 import pytest
 
 from backend.kernel import events as codec
-from backend.kernel.events import DomainEvent, event_class, from_data, register, to_data
+from backend.kernel.events import (
+    DomainEvent,
+    event_class,
+    from_data,
+    register,
+    revive,
+    to_data,
+    upcast,
+)
 from backend.patients.events import PatientDetailsChanged, PatientRegistered
 from backend.scheduling.events import (
     AppointmentCancelled,
@@ -34,7 +42,7 @@ START = dt.datetime(2026, 3, 1, 9, 15, 30, 123456, tzinfo=PLUS_2)
 END = dt.datetime(2026, 3, 1, 10, 0, tzinfo=PLUS_2)
 
 SAMPLES: list[DomainEvent] = [
-    TenantCreated(A, "Clinic Nord", "clinic-nord", 30, 120),
+    TenantCreated(A, "Clinic Nord", "clinic-nord", 30, 120, "clinic", "USD"),
     TenantCreated(A, "St. Mary", "st-mary", 30, 120, "hospital", "EUR"),
     TenantPolicyChanged({"currency": "EUR", "quiet_hours_start": "22:00"}),
     PractitionerRegistered(A, "Dr. Ada", "cardiology"),
@@ -185,3 +193,38 @@ def test_registering_another_class_under_a_taken_name_is_refused() -> None:
     with pytest.raises(ValueError, match="registered twice"):
         register(UnitTestProbe2)
     assert event_class("UnitTestProbe") is UnitTestProbe
+
+
+def test_an_old_shape_is_upcast_on_revival() -> None:
+    """TenantCreated v1 (before kind and currency existed), exactly as it was stored."""
+    stored = RecordedLike(
+        "TenantCreated",
+        1,
+        {
+            "tenant_id": str(A),
+            "name": "Old Clinic",
+            "slug": "old-clinic",
+            "checkin_opens_before_min": 30,
+            "checkin_closes_after_min": 120,
+        },
+    )
+    assert revive(stored) == TenantCreated(A, "Old Clinic", "old-clinic", 30, 120, "clinic", "USD")
+
+
+def test_a_current_shape_is_revived_as_is_and_a_future_one_refused() -> None:
+    sample = TenantCreated(A, "New", "new", 30, 120, "hospital", "EUR")
+    assert revive(RecordedLike("TenantCreated", 2, to_data(sample))) == sample
+    with pytest.raises(ValueError, match="newer than this code"):
+        revive(RecordedLike("TenantCreated", 3, to_data(sample)))
+
+
+def test_a_missing_upcaster_is_named() -> None:
+    with pytest.raises(KeyError, match="no upcaster for AppointmentConfirmed v0"):
+        upcast("AppointmentConfirmed", 0, {"appointment_id": str(A)})
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedLike:
+    event_type: str
+    schema_version: int
+    data: dict[str, object]

@@ -29,11 +29,11 @@ PID = uuid.UUID("20000000-0000-4000-8000-000000000002")
 
 def test_create_tenant_emits_tenant_created_with_trimmed_name() -> None:
     events = create_tenant(Tenant(), TID, "  Clinic Nord ", "clinic-nord", 15, 60)
-    assert events == [TenantCreated(TID, "Clinic Nord", "clinic-nord", 15, 60)]
+    assert events == [TenantCreated(TID, "Clinic Nord", "clinic-nord", 15, 60, "clinic", "USD")]
 
 
 def test_create_tenant_refuses_an_existing_tenant() -> None:
-    existing = TENANT.fold([TenantCreated(TID, "A", "a", 30, 120)])
+    existing = TENANT.fold([TenantCreated(TID, "A", "a", 30, 120, "clinic", "USD")])
     with pytest.raises(Conflict) as err:
         create_tenant(existing, uuid.uuid4(), "B", "b", 30, 120)
     assert err.value.code == "TENANT_EXISTS"
@@ -95,7 +95,7 @@ def test_create_tenant_refuses_a_slug_with_a_trailing_newline() -> None:
 
 
 def test_evolve_tenant_folds_tenant_created() -> None:
-    state = TENANT.fold([TenantCreated(TID, "Clinic", "clinic", 10, 45)])
+    state = TENANT.fold([TenantCreated(TID, "Clinic", "clinic", 10, 45, "clinic", "USD")])
     window = TenantPolicy(checkin_opens_before_min=10, checkin_closes_after_min=45)
     assert state == Tenant(TID, "Clinic", "clinic", window)
     view = tenant_view(state)
@@ -146,7 +146,7 @@ def test_evolve_practitioner_folds_and_views() -> None:
     state = PRACTITIONER.fold([PractitionerRegistered(PID, "Dr. Ada", "gp")])
     assert state == Practitioner(PID, "Dr. Ada", "gp")
     assert practitioner_view(state) == {"id": PID, "name": "Dr. Ada", "specialty": "gp"}
-    assert evolve_practitioner(state, TenantCreated(TID, "x", "x", 1, 1)) is state
+    assert evolve_practitioner(state, TenantCreated(TID, "x", "x", 1, 1, "clinic", "USD")) is state
 
 
 def test_aggregates_are_registered_by_stream_type() -> None:

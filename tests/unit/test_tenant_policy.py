@@ -14,7 +14,7 @@ from backend.tenancy.events import TenantCreated, TenantPolicyChanged
 from backend.tenancy.model import TENANT, Tenant, change_policy, create_tenant
 
 TID = uuid.UUID("00000000-0000-4000-8000-000000000001")
-CREATED = TenantCreated(TID, "Clinic", "clinic", 30, 120)
+CREATED = TenantCreated(TID, "Clinic", "clinic", 30, 120, "clinic", "USD")
 
 
 def test_a_policy_change_records_only_what_changes() -> None:
