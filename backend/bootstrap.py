@@ -22,6 +22,7 @@ from backend.audit.router import router as audit_router
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded
+from backend.eventstore.snapshots import SnapshotPolicy
 from backend.eventstore.migrate import upgrade_to_head
 from backend.patients.router import router as patients_router
 from backend.scheduling.router import router as scheduling_router
@@ -48,7 +49,8 @@ async def open_resources(settings: Settings) -> Resources:
     await upgrade_to_head(owner_dsn)
     pool = await create_pool(settings.runtime_dsn(owner_dsn), max_size=settings.pool_size)
     projector_pool = await create_pool(settings.projector_dsn(owner_dsn), min_size=1, max_size=4)
-    return Resources(owner_dsn, pool, EventStore(pool), projector_pool)
+    store = EventStore(pool, SnapshotPolicy(settings.snapshot_every))
+    return Resources(owner_dsn, pool, store, projector_pool)
 
 
 def create_app(settings: Settings, resources: Resources | None = None) -> FastAPI:

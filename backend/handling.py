@@ -21,7 +21,8 @@ from backend.auth.principal import Principal
 from backend.eventstore import EventStore, NewEvent, StreamAppend, WrongExpectedVersion
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.errors import Conflict, DomainError
-from backend.kernel.events import DomainEvent, revive, to_data
+from backend.kernel.events import DomainEvent, to_data
+from backend.loading import fold_stream, snapshot_if_due
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -88,12 +89,10 @@ class CommandSession:
         self, aggregate: Aggregate[S], stream_id: UUID, *, conditional: bool = False
     ) -> Loaded[S]:
         """Fold a stream. `conditional` marks the stream the caller's If-Match refers to."""
-        events = await self.store.read_stream(self.conn, aggregate.stream_type, stream_id)
-        state = aggregate.fold(revive(e) for e in events)
-        version = events[-1].version if events else 0
-        loaded = Loaded(aggregate, stream_id, state, version, events[-1].position if events else 0)
-        if conditional and self.ctx.if_match is not None and self.ctx.if_match != version:
-            msg = f"If-Match {self.ctx.if_match} but the current version is {version}"
+        folded = await fold_stream(self.conn, aggregate, stream_id)
+        loaded = Loaded(aggregate, stream_id, folded.state, folded.version, folded.position)
+        if conditional and self.ctx.if_match is not None and self.ctx.if_match != folded.version:
+            msg = f"If-Match {self.ctx.if_match} but the current version is {folded.version}"
             raise PreconditionFailed(msg)
         return loaded
 
@@ -114,9 +113,7 @@ class CommandSession:
             self._append(loaded, evs, self.ctx.now) for loaded, evs in (others or {}).values()
         ]
         appends = [a for a in appends if a.events]
-        new_state = primary.state
-        for event in events:
-            new_state = primary.aggregate.evolve(new_state, event)
+        new_state = _evolved(primary, events)
         if not appends:
             return CommandResult(
                 primary.stream_id,
@@ -125,6 +122,20 @@ class CommandSession:
                 primary.aggregate.view(new_state),
             )
         result = await self.store.append(self.tenant_id, appends, self.conn)
+        changed = [(primary, new_state, events)]
+        changed += [(loaded, _evolved(loaded, evs), evs) for loaded, evs in (others or {}).values()]
+        for loaded, state, evs in changed:
+            if evs:
+                await snapshot_if_due(
+                    self.conn,
+                    self.store.snapshots,
+                    self.tenant_id,
+                    loaded.aggregate,
+                    loaded.stream_id,
+                    loaded.version,
+                    loaded.version + len(evs),
+                    state,
+                )
         return CommandResult(
             primary.stream_id,
             result.version_of(primary.stream_id) if events else primary.version,
@@ -152,6 +163,13 @@ class CommandSession:
                 for e in events
             ),
         )
+
+
+def _evolved(loaded: Loaded[S], events: list[DomainEvent]) -> S:
+    state = loaded.state
+    for event in events:
+        state = loaded.aggregate.evolve(state, event)
+    return state
 
 
 Handler = Callable[[CommandSession], Awaitable[T]]

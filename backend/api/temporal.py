@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from backend.api.deps import require, tenant_of
-from backend.api.reads import fold_recorded, json_response
+from backend.api.reads import json_response
 from backend.api.types import MAX_VERSION, Instant
 from backend.auth.principal import Principal, Role
 from backend.eventstore import EventStore, RecordedEvent
 from backend.kernel.aggregate import Aggregate, aggregate_for
 from backend.kernel.errors import NotFound
+from backend.loading import fold_stream
 
 router = APIRouter(prefix="/v1/streams", tags=["temporal"])
 Auditors = Annotated[Principal, Depends(require(Role.AUDITOR, Role.CLINIC_ADMIN))]
@@ -49,23 +50,27 @@ async def stream_state(
     as_of: Annotated[Instant | None, Query(description="recorded by then")] = None,
     valid_at: Annotated[Instant | None, Query(description="occurred by then")] = None,
 ) -> Response:
+    """The state folded from the latest snapshot inside the cut plus the events after it."""
     aggregate = _aggregate(stream_type)
-    events = await _events(
-        request,
-        principal,
-        stream_type,
-        stream_id,
-        up_to_version=version,
-        recorded_by=as_of,
-        occurred_by=valid_at,
-    )
+    store: EventStore = request.app.state.store
+    async with store.transaction(tenant_of(principal)) as conn:
+        folded = await fold_stream(
+            conn,
+            aggregate,
+            stream_id,
+            up_to_version=version,
+            recorded_by=as_of,
+            occurred_by=valid_at,
+        )
+    if folded.version == 0:
+        raise NotFound(f"{stream_type} {stream_id} not found at that point")
     return json_response(
         {
             "stream_type": stream_type,
             "stream_id": stream_id,
-            "version": events[-1].version,
-            "position": events[-1].position,
-            "state": aggregate.view(fold_recorded(aggregate, events)),
+            "version": folded.version,
+            "position": folded.position,
+            "state": aggregate.view(folded.state),
         }
     )
 

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from backend.eventstore.snapshots import SnapshotPolicy
 from backend.eventstore.types import (
     ANY,
     AppendResult,
@@ -37,8 +38,9 @@ _SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
 
 
 class EventStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, snapshots: SnapshotPolicy | None = None) -> None:
         self._pool = pool
+        self.snapshots = snapshots or SnapshotPolicy()
 
     @asynccontextmanager
     async def transaction(self, tenant_id: UUID) -> AsyncIterator[asyncpg.Connection]:

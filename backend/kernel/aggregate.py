@@ -21,6 +21,8 @@ class Aggregate(Generic[S]):
     initial: Callable[[], S]
     evolve: Callable[[S, DomainEvent], S]
     view: Callable[[S], dict[str, Any]]
+    snapshot_version: int = 1
+    """Bump when the state's shape or `evolve` changes: older snapshots are then ignored."""
 
     def fold(self, events: Iterable[DomainEvent]) -> S:
         state = self.initial()

@@ -84,6 +84,7 @@ CREATE TABLE snapshots (
     stream_type      text   NOT NULL,
     stream_id        uuid   NOT NULL,
     version          bigint NOT NULL,
+    position         bigint NOT NULL,
     state_version    int    NOT NULL,
     state            jsonb  NOT NULL,
     max_recorded_at  timestamptz NOT NULL,

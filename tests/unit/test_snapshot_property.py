@@ -1,0 +1,196 @@
+"""Snapshot-loaded state equals full replay, for every aggregate type, over random command
+sequences (hypothesis).
+
+Each aggregate gets a command generator: random commands are decided on the current state, the
+refused ones dropped, the accepted events folded on. Then, for every place a snapshot could
+have been taken, the state is written to JSON and revived (as a snapshot is), the remaining
+events folded on top, and the result must equal folding every event from the start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backend.kernel import state_codec
+from backend.kernel.aggregate import _AGGREGATES, Aggregate
+from backend.kernel.errors import DomainError
+from backend.kernel.events import DomainEvent, revive, to_data
+from backend.patients import model as patients
+from backend.scheduling import model as scheduling
+from backend.scheduling.schedule import SCHEDULE, DaySchedule
+from backend.tenancy import model as tenancy
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+Command = Callable[[Any, Draw], list[DomainEvent]]
+
+ID = uuid.UUID("00000000-0000-4000-8000-000000000042")
+BASE = dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC)
+TODAY = dt.date(2026, 3, 2)
+names = st.text(alphabet="abcdefgh ÄÖü-'", min_size=1, max_size=12)
+moments = st.integers(0, 48).map(lambda q: BASE + dt.timedelta(minutes=15 * q))
+
+
+def _patient_commands() -> list[Command]:
+    def register(state: Any, draw: Draw) -> list[DomainEvent]:
+        details = {
+            "given_name": draw(names),
+            "family_name": draw(names),
+            "birth_date": draw(st.dates(dt.date(1900, 1, 1), TODAY)),
+            "sex": draw(st.sampled_from(sorted(patients.SEXES))),
+            "phone": draw(st.none() | st.just("+49 30 1234567")),
+            "email": draw(st.none() | st.just("a@b.de")),
+            "specialty_data": draw(
+                st.dictionaries(st.sampled_from("xyz"), st.integers(-(2**53), 2**53), max_size=2)
+            ),
+        }
+        return patients.register_patient(state, ID, details, TODAY)
+
+    def change(state: Any, draw: Draw) -> list[DomainEvent]:
+        field = draw(st.sampled_from(["given_name", "family_name", "phone", "birth_date"]))
+        value: Any = (
+            draw(st.dates(dt.date(1900, 1, 1), TODAY))
+            if field == "birth_date"
+            else (draw(names) if field != "phone" else draw(st.none() | st.just("+1 555 0100")))
+        )
+        return patients.change_details(state, {field: value}, TODAY)
+
+    return [register, change, change]
+
+
+def _appointment_commands() -> list[Command]:
+    window = scheduling.CheckinWindow(dt.timedelta(minutes=30), dt.timedelta(hours=2))
+
+    def request(state: Any, draw: Draw) -> list[DomainEvent]:
+        start = draw(moments)
+        end = start + dt.timedelta(minutes=30)
+        decided = scheduling.request(state, ID, ID, ID, start, end, draw(st.none() | names), {})
+        return decided[ID]
+
+    def check_in(state: Any, draw: Draw) -> list[DomainEvent]:
+        return scheduling.check_in(state, draw(moments), window, draw(st.none() | names), True)
+
+    return [
+        request,
+        lambda s, d: scheduling.confirm(s),
+        lambda s, d: scheduling.cancel(s, d(names)),
+        check_in,
+        lambda s, d: scheduling.complete(s),
+        lambda s, d: scheduling.mark_no_show(s, d(moments)),
+    ]
+
+
+def _tenant_commands() -> list[Command]:
+    def create(state: Any, draw: Draw) -> list[DomainEvent]:
+        kind = draw(st.sampled_from(["clinic", "hospital"]))
+        return tenancy.create_tenant(state, ID, draw(names), "clinic-a", 30, 120, kind, "EUR")
+
+    def change(state: Any, draw: Draw) -> list[DomainEvent]:
+        changes = draw(
+            st.sampled_from(
+                [
+                    {"currency": "CHF"},
+                    {"discount_threshold_percent": "12.5"},
+                    {"quiet_hours_start": "22:15", "timezone": "Asia/Tokyo"},
+                    {"late_charting_max_hours": 12},
+                ]
+            )
+        )
+        return tenancy.change_policy(state, changes)
+
+    return [create, change]
+
+
+def _practitioner_commands() -> list[Command]:
+    return [lambda s, d: tenancy.register_practitioner(s, ID, d(names), d(st.none() | names))]
+
+
+def _schedule_commands() -> list[Command]:
+    appointments = [uuid.UUID(int=n) for n in range(1, 6)]
+
+    def reserve(state: DaySchedule, draw: Draw) -> list[DomainEvent]:
+        start = draw(moments)
+        appointment = draw(st.sampled_from(appointments))
+        decided = scheduling.request(
+            scheduling.Appointment(),
+            appointment,
+            ID,
+            ID,
+            start,
+            start + dt.timedelta(hours=1),
+            None,
+            {ID: state},
+        )
+        return decided[ID]
+
+    def release(state: DaySchedule, draw: Draw) -> list[DomainEvent]:
+        if not state.slots:
+            return []
+        appointment = draw(st.sampled_from(sorted(state.slots)))
+        held = scheduling.Appointment(appointment, practitioner_id=ID)
+        return [scheduling.release(held)]
+
+    return [reserve, release]
+
+
+COMMANDS: dict[str, Callable[[], list[Command]]] = {
+    patients.PATIENT.stream_type: _patient_commands,
+    scheduling.APPOINTMENT.stream_type: _appointment_commands,
+    tenancy.TENANT.stream_type: _tenant_commands,
+    tenancy.PRACTITIONER.stream_type: _practitioner_commands,
+    SCHEDULE.stream_type: _schedule_commands,
+}
+
+
+def test_every_aggregate_type_has_a_command_generator() -> None:
+    assert set(_AGGREGATES) <= set(COMMANDS), sorted(set(_AGGREGATES) - set(COMMANDS))
+
+
+def _history(aggregate: Aggregate[Any], draw: Draw) -> list[DomainEvent]:
+    commands = COMMANDS[aggregate.stream_type]()
+    state, events = aggregate.initial(), []
+    for _ in range(draw(st.integers(1, 25))):
+        command = draw(st.sampled_from(commands))
+        try:
+            decided = command(state, draw)
+        except DomainError:
+            continue
+        stored = [revive(_Stored(e)) for e in decided]  # as a load would see them
+        for event in stored:
+            state = aggregate.evolve(state, event)
+        events += stored
+    return events
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(stream_type=st.sampled_from(sorted(COMMANDS)), data=st.data())
+def test_snapshot_plus_later_events_equals_full_replay(
+    stream_type: str, data: st.DataObject
+) -> None:
+    aggregate = _AGGREGATES[stream_type]
+    events = _history(aggregate, data.draw)
+    full = aggregate.fold(events)
+    for cut in range(len(events) + 1):
+        snapshot = state_codec.encode(aggregate.fold(events[:cut]))
+        state = state_codec.decode(type(full), _json_round_trip(snapshot))
+        for event in events[cut:]:
+            state = aggregate.evolve(state, event)
+        assert state == full
+        assert aggregate.view(state) == aggregate.view(full)
+
+
+class _Stored:
+    def __init__(self, event: DomainEvent) -> None:
+        self.event_type = event.type_name()
+        self.schema_version = event.schema_version
+        self.data = _json_round_trip(to_data(event))
+
+
+def _json_round_trip(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value))
