@@ -22,8 +22,8 @@ from backend.audit.router import router as audit_router
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded
-from backend.eventstore.snapshots import SnapshotPolicy
 from backend.eventstore.migrate import upgrade_to_head
+from backend.eventstore.snapshots import SnapshotPolicy
 from backend.patients.router import router as patients_router
 from backend.scheduling.router import router as scheduling_router
 from backend.settings import Settings
