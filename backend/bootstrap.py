@@ -59,6 +59,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         opened = resources or await open_resources(settings)
         app.state.pool = opened.pool
         app.state.store = opened.store
+        app.state.projector_pool = opened.projector_pool
         projections = ProjectionService(opened.projector_pool, read_models.ALL)
         app.state.projections = projections
         if settings.kafka_bootstrap_servers is None:

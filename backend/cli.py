@@ -23,9 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--tenant", type=UUID)
     token.add_argument("--actor", default="dev-user")
     token.add_argument("--ttl", type=int, default=3600)
-    from projections.cli import add_commands, run
+    from backend.audit import cli as audit_cli
+    from projections import cli as projections_cli
 
-    add_commands(sub)
+    projections_cli.add_commands(sub)
+    audit_cli.add_commands(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -34,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "projections":
-        return asyncio.run(run(settings, args))
+        return asyncio.run(projections_cli.run(settings, args))
+    if args.command == "audit":
+        return asyncio.run(audit_cli.run(settings, args))
     if args.command in ("relay", "project"):
         return _kafka_process(settings, args.command)
     from backend.auth.tokens import issue_token

@@ -22,9 +22,7 @@ from starlette.responses import Response
 from backend.api.deps import tenant_of
 from backend.api.problems import ApiError
 from backend.auth.principal import Principal
-from backend.eventstore import EventStore, RecordedEvent
-from backend.kernel.aggregate import Aggregate
-from backend.kernel.events import revive
+from backend.eventstore import EventStore
 from backend.kernel.jsonable import json_default
 
 MAX_WAIT_SECONDS = 5.0
@@ -94,7 +92,3 @@ def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body, default=json_default), media_type="application/json", headers=headers
     )
-
-
-def fold_recorded(aggregate: Aggregate[Any], events: list[RecordedEvent]) -> Any:
-    return aggregate.fold(revive(e) for e in events)

@@ -6,7 +6,7 @@ import argparse
 
 import uvloop
 
-from backend.bench import append, projections
+from backend.bench import append, audit, projections
 from backend.bench.common import bench_database, report
 from projections.local_broker import local_kafka_broker
 
@@ -34,6 +34,12 @@ async def run(args: argparse.Namespace) -> None:
         report("lag_catchup_p50", p50, "ms", raw_p50)
         report("lag_catchup_p99", p99, "ms", raw_p99)
         await _kafka_lag(args, raw_p50, raw_p99)
+    if "as_of" in args.only:
+        async with bench_database() as owner:
+            await audit.as_of_latency(owner, args.stream_events, args.queries)
+    if "export" in args.only:
+        async with bench_database() as owner:
+            await audit.export_throughput(owner, args.export_events)
 
 
 async def _kafka_lag(args: argparse.Namespace, raw_p50: float, raw_p99: float) -> None:
@@ -49,13 +55,18 @@ async def _kafka_lag(args: argparse.Namespace, raw_p50: float, raw_p99: float) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("--only", nargs="+", default=["append", "rebuild", "lag"])
+    parser.add_argument(
+        "--only", nargs="+", default=["append", "rebuild", "lag", "as_of", "export"]
+    )
     parser.add_argument("--seconds", type=float, default=4.0, help="append: seconds per run")
     parser.add_argument("--rounds", type=int, default=3, help="append: rounds (median)")
     parser.add_argument("--writers", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--patients", type=int, default=20_000, help="rebuild: patients seeded")
     parser.add_argument("--rate", type=float, default=500.0, help="lag: commands per second")
     parser.add_argument("--lag-seconds", type=float, default=10.0)
+    parser.add_argument("--stream-events", type=int, default=10_000, help="as_of: stream length")
+    parser.add_argument("--queries", type=int, default=200, help="as_of: queries of each kind")
+    parser.add_argument("--export-events", type=int, default=1_000_000)
     uvloop.run(run(parser.parse_args()))  # the API's event loop too
 
 

@@ -14,7 +14,6 @@ from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
 from backend.api.reads import (
     MinPosition,
-    fold_recorded,
     json_response,
     read_model,
     read_model_response,
@@ -22,6 +21,7 @@ from backend.api.reads import (
 from backend.api.types import Text
 from backend.auth.principal import BACK_OFFICE, STAFF, Principal, Role
 from backend.kernel.errors import NotFound
+from backend.loading import fold_stream
 from backend.scheduling.model import HOLDS_SLOT
 from backend.tenancy import model, service
 from projections.read_models import APPOINTMENTS, PRACTITIONERS
@@ -90,12 +90,11 @@ async def get_tenant(
     store = request.app.state.store
     tenant_id = tenant_of(principal)
     async with store.transaction(tenant_id) as conn:
-        events = await store.read_stream(conn, model.TENANT.stream_type, tenant_id)
-    if not events:
+        tenant = await fold_stream(conn, model.TENANT, tenant_id)
+    if tenant.version == 0:
         raise NotFound("tenant not found")
-    state = fold_recorded(model.TENANT, events)
-    body = {**model.tenant_view(state), "version": events[-1].version}
-    return json_response(body, {"ETag": f'"{events[-1].version}"'})
+    body = {**model.tenant_view(tenant.state), "version": tenant.version}
+    return json_response(body, {"ETag": f'"{tenant.version}"'})
 
 
 @router.patch("/tenant/policy")

@@ -74,6 +74,9 @@ ALTER TABLE events ALTER COLUMN hash SET NOT NULL;
 CREATE TRIGGER events_chain BEFORE INSERT ON events
   FOR EACH ROW EXECUTE FUNCTION chain_event();
 
+-- A tenant's events in recording order: audit export pages through it by keyset.
+CREATE INDEX events_by_recording ON events (tenant_id, recorded_at, position);
+
 -- Snapshots: an aggregate's state at a stream version, derived data (never the truth: a stream
 -- always folds from its events, a snapshot only saves replaying the first `version` of them).
 -- `max_recorded_at` / `max_occurred_at` over the covered events say which temporal cuts a

@@ -25,6 +25,7 @@ V1_OPERATIONS = {
     ("/v1/tenant", "get"),
     ("/v1/tenant/policy", "patch"),
     ("/v1/streams/{stream_type}/{stream_id}/verify", "get"),
+    ("/v1/audit/export", "get"),
 }
 
 
