@@ -25,6 +25,7 @@ from backend.eventstore.embedded import start_embedded
 from backend.eventstore.migrate import upgrade_to_head
 from backend.eventstore.snapshots import SnapshotPolicy
 from backend.patients.router import router as patients_router
+from backend.privacy import keys
 from backend.scheduling.router import router as scheduling_router
 from backend.settings import Settings
 from backend.tenancy.router import router as tenancy_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.settings = settings
+    keys.configure(settings.master_key_bytes)
     problems.install(app)
 
     @app.exception_handler(Exception)

@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
+    from backend.privacy import keys
+
+    keys.configure(settings.master_key_bytes)
     if args.command == "serve":
         return _serve(settings)
     if args.command == "migrate":

@@ -23,6 +23,8 @@ from backend.kernel.aggregate import Aggregate
 from backend.kernel.errors import Conflict, DomainError
 from backend.kernel.events import DomainEvent, to_data
 from backend.loading import fold_stream, snapshot_if_due
+from backend.privacy import keys
+from backend.privacy.sealing import sealed_data
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -108,9 +110,9 @@ class CommandSession:
         nothing, each expected at the version it was loaded at. `occurred_at` is the valid time
         of the primary stream's events when it is not now (a fact charted late, already checked
         with `backend.kernel.clinical_time`)."""
-        appends = [self._append(primary, events, occurred_at or self.ctx.now)]
+        appends = [await self._append(primary, events, occurred_at or self.ctx.now)]
         appends += [
-            self._append(loaded, evs, self.ctx.now) for loaded, evs in (others or {}).values()
+            await self._append(loaded, evs, self.ctx.now) for loaded, evs in (others or {}).values()
         ]
         appends = [a for a in appends if a.events]
         new_state = _evolved(primary, events)
@@ -143,25 +145,22 @@ class CommandSession:
             primary.aggregate.view(new_state),
         )
 
-    def _append(
+    async def _append(
         self, loaded: Loaded[Any], events: list[DomainEvent], occurred_at: dt.datetime
     ) -> StreamAppend:
         metadata = self.ctx.metadata()
+        new = []
+        for e in events:
+            event_id, data = uuid4(), to_data(e)
+            if e.personal:
+                subject = UUID(str(data[e.subject]))
+                key = await keys.data_key_for_writing(self.conn, self.tenant_id, subject)
+                data = sealed_data(type(e), data, key, event_id)
+            new.append(
+                NewEvent(event_id, e.type_name(), data, occurred_at, metadata, e.schema_version)
+            )
         return StreamAppend(
-            loaded.aggregate.stream_type,
-            loaded.stream_id,
-            loaded.version,
-            tuple(
-                NewEvent(
-                    event_id=uuid4(),
-                    event_type=e.type_name(),
-                    data=to_data(e),
-                    occurred_at=occurred_at,
-                    metadata=metadata,
-                    schema_version=e.schema_version,
-                )
-                for e in events
-            ),
+            loaded.aggregate.stream_type, loaded.stream_id, loaded.version, tuple(new)
         )
 
 

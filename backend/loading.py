@@ -15,6 +15,7 @@ from backend.eventstore.snapshots import SnapshotPolicy, read_from_snapshot, wri
 from backend.kernel import state_codec
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import revive
+from backend.privacy import keys
 
 S = TypeVar("S")
 log = structlog.get_logger("caretrail.snapshots")
@@ -48,6 +49,7 @@ async def fold_stream(
     snapshot, events = await read_from_snapshot(
         conn, aggregate.stream_type, stream_id, aggregate.snapshot_version, **cuts
     )
+    events = await keys.unseal(conn, events)
     state, version, position = aggregate.initial(), 0, 0
     if snapshot is not None:
         try:
@@ -70,7 +72,7 @@ async def _without_snapshot(
     _, events = await read_from_snapshot(
         conn, aggregate.stream_type, stream_id, no_state_version, **cuts
     )
-    state = aggregate.fold(revive(e) for e in events)
+    state = aggregate.fold(revive(e) for e in await keys.unseal(conn, events))
     last = events[-1] if events else None
     return Folded(state, last.version if last else 0, last.position if last else 0, len(events))
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "caretrail-dev-secret-not-for-production"
+# 32 bytes, base64: the development master key for personal data (never in production).
+DEV_MASTER_KEY = "Y2FyZXRyYWlsLWRldi1tYXN0ZXIta2V5LW5vdC1wcmQ="
 
 
 class Settings(BaseSettings):
@@ -34,6 +38,9 @@ class Settings(BaseSettings):
     relay_database_url: str | None = Field(default=None, validation_alias="RELAY_DATABASE_URL")
     data_dir: str = Field(default=".data", validation_alias="CARETRAIL_DATA_DIR")
     jwt_secret: str | None = Field(default=None, validation_alias="CARETRAIL_JWT_SECRET")
+    # Wraps every patient's data key (base64 of 32 bytes). Required unless CARETRAIL_ENV is dev
+    # or test; losing it makes all personal data unreadable, so back it up like the database.
+    master_key: str | None = Field(default=None, validation_alias="CARETRAIL_MASTER_KEY")
     pool_size: int = Field(default=20, validation_alias="CARETRAIL_DB_POOL_SIZE")
     log_level: str = Field(default="INFO", validation_alias="CARETRAIL_LOG_LEVEL")
     # Check-in window defaults for new tenants, in minutes around the appointment start.
@@ -51,7 +58,21 @@ class Settings(BaseSettings):
         if self.jwt_secret is None and self.env != "dev":
             msg = "CARETRAIL_JWT_SECRET is required unless CARETRAIL_ENV=dev"
             raise ValueError(msg)
+        if not self.master_key and self.env not in ("dev", "test"):
+            msg = "CARETRAIL_MASTER_KEY is required unless CARETRAIL_ENV is dev or test"
+            raise ValueError(msg)
+        try:
+            key = base64.b64decode(self.master_key or DEV_MASTER_KEY, validate=True)
+        except binascii.Error as e:
+            raise ValueError("CARETRAIL_MASTER_KEY is not base64") from e
+        if len(key) != 32:
+            msg = "CARETRAIL_MASTER_KEY must be 32 bytes (base64 of 32 random bytes)"
+            raise ValueError(msg)
         return self
+
+    @property
+    def master_key_bytes(self) -> bytes:
+        return base64.b64decode(self.master_key or DEV_MASTER_KEY)
 
     @property
     def uses_dev_secret(self) -> bool:

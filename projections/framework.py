@@ -22,6 +22,7 @@ import asyncpg
 from backend.eventstore import RecordedEvent
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import revive
+from backend.privacy import keys
 
 
 class Projection(Protocol):
@@ -55,6 +56,7 @@ class StateProjection:
         mine = [e for e in events if e.stream_type == self.aggregate.stream_type]
         if not mine:
             return
+        mine = await keys.unseal(conn, mine)
         streams = list(dict.fromkeys((e.tenant_id, e.stream_id) for e in mine))
         rows = await conn.fetch(
             f"SELECT t.* FROM {self.table} t"

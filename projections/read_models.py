@@ -18,13 +18,14 @@ def _patient_row(p: Patient) -> dict[str, Any]:
     return {
         "given_name": p.given_name,
         "family_name": p.family_name,
-        "search_name": f"{p.given_name} {p.family_name}".casefold(),
+        "search_name": "" if p.erased else f"{p.given_name} {p.family_name}".casefold(),
         "birth_date": p.birth_date,
         "sex": p.sex,
         "phone": p.phone,
         "phone_digits": "".join(c for c in p.phone or "" if c.isdigit()) or None,
         "email": p.email,
         "specialty_data": p.specialty_data,
+        "erased": p.erased,
     }
 
 
@@ -38,6 +39,7 @@ def _patient(r: asyncpg.Record) -> Patient:
         r["phone"],
         r["email"],
         r["specialty_data"],
+        r["erased"],
     )
 
 

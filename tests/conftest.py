@@ -18,6 +18,7 @@ from support import JWT_SECRET, TenantFixture, new_tenant
 from backend.bootstrap import Resources, create_app
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
+from backend.privacy import keys
 from backend.settings import Settings, with_user
 
 
@@ -66,6 +67,12 @@ def store(app_pool: asyncpg.Pool) -> EventStore:
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET=JWT_SECRET)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def master_key(settings: Settings) -> None:
+    """Every test may read or write personal data, with or without an app."""
+    keys.configure(settings.master_key_bytes)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from backend.eventstore import EventStore, RecordedEvent
 from backend.kernel.aggregate import Aggregate, aggregate_for
 from backend.kernel.errors import NotFound
 from backend.loading import fold_stream
+from backend.privacy import keys
 
 router = APIRouter(prefix="/v1/streams", tags=["temporal"])
 Auditors = Annotated[Principal, Depends(require(Role.AUDITOR, Role.CLINIC_ADMIN))]
@@ -35,7 +36,7 @@ async def _events(
 ) -> list[RecordedEvent]:
     store: EventStore = request.app.state.store
     async with store.transaction(tenant_of(principal)) as conn:
-        events = await store.read_stream(conn, stream_type, stream_id)
+        events = await keys.unseal(conn, await store.read_stream(conn, stream_type, stream_id))
     if not events:
         raise NotFound(f"{stream_type} {stream_id} not found")
     return events

@@ -69,6 +69,6 @@ async def _write(
     store: EventStore, tenant: UUID, period: export.Period, total: int, out: BinaryIO
 ) -> None:
     with tqdm(total=total, desc="audit export", unit=" events", file=sys.stderr) as bar:
-        async for rows in export.pages(store, tenant, period):
-            out.write(export.ndjson(rows))
-            bar.update(len(rows))
+        async for lines in export.pages(store, tenant, period):
+            out.write(export.ndjson(lines))
+            bar.update(len(lines))

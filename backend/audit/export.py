@@ -23,15 +23,19 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from backend.eventstore import EventStore
 from backend.kernel.errors import DomainError
+from backend.privacy import keys
 
 PAGE = 2000
 # PostgreSQL renders each line (json_build_object keeps the key order): the export then only
 # moves bytes, which is what keeps it near the speed of a raw COPY.
 _PAGE_SQL = """
-SELECT recorded_at, position,
+SELECT recorded_at, position, CASE WHEN data ? 'sealed' THEN event_id END AS sealed_id,
+       CASE WHEN data ? 'sealed' THEN event_type END AS sealed_type,
+       CASE WHEN data ? 'sealed' THEN data END AS sealed_data,
        json_build_object(
          'position', position, 'event_id', event_id, 'stream_type', stream_type,
          'stream_id', stream_id, 'version', version, 'type', event_type,
@@ -82,16 +86,40 @@ async def settled_period(
 
 async def pages(
     store: EventStore, tenant_id: UUID, period: Period, page: int = PAGE
-) -> AsyncIterator[list[asyncpg.Record]]:
+) -> AsyncIterator[list[str]]:
+    """NDJSON lines, a page at a time; personal fields readable or redacted (erased)."""
     cursor: tuple[dt.datetime, int] = (period.start, 0)
     while True:
         async with store.transaction(tenant_id) as conn:
             rows = await conn.fetch(_PAGE_SQL, tenant_id, period.start, period.end, *cursor, page)
-        if rows:
-            yield rows
+            lines = await _unsealed_lines(conn, tenant_id, rows)
+        if lines:
+            yield lines
         if len(rows) < page:
             return
         cursor = (rows[-1]["recorded_at"], rows[-1]["position"])
+
+
+async def _unsealed_lines(
+    conn: asyncpg.Connection, tenant_id: UUID, rows: list[asyncpg.Record]
+) -> list[str]:
+    """Lines as PostgreSQL rendered them, except that events with sealed personal fields get
+    them opened (or redacted) here, where the keys are."""
+    sealed = [r for r in rows if r["sealed_id"] is not None]
+    if not sealed:
+        return [r["line"] for r in rows]
+    opened = await keys.open_data(
+        conn, tenant_id, [(r["sealed_id"], r["sealed_type"], r["sealed_data"]) for r in sealed]
+    )
+    lines = []
+    for r in rows:
+        if r["sealed_id"] is None:
+            lines.append(r["line"])
+        else:
+            line = orjson.loads(r["line"])
+            line["data"] = opened[r["sealed_id"]]
+            lines.append(orjson.dumps(line).decode())
+    return lines
 
 
 async def count(store: EventStore, tenant_id: UUID, period: Period) -> int:
@@ -106,5 +134,5 @@ async def count(store: EventStore, tenant_id: UUID, period: Period) -> int:
     return int(total)
 
 
-def ndjson(rows: list[asyncpg.Record]) -> bytes:
-    return "".join(f"{r['line']}\n" for r in rows).encode()
+def ndjson(lines: list[str]) -> bytes:
+    return "".join(f"{line}\n" for line in lines).encode()

@@ -70,8 +70,8 @@ async def export_events(
     period = await export.settled_period(request.app.state.projector_pool, start, end)
 
     async def body() -> AsyncIterator[bytes]:
-        async for rows in export.pages(store, tenant_id, period):
-            yield export.ndjson(rows)
+        async for lines in export.pages(store, tenant_id, period):
+            yield export.ndjson(lines)
 
     return StreamingResponse(
         body(),

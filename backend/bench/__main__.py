@@ -8,6 +8,8 @@ import uvloop
 
 from backend.bench import append, audit, projections
 from backend.bench.common import bench_database, report
+from backend.privacy import keys
+from backend.settings import Settings
 from projections.local_broker import local_kafka_broker
 
 
@@ -67,6 +69,7 @@ def main() -> None:
     parser.add_argument("--stream-events", type=int, default=10_000, help="as_of: stream length")
     parser.add_argument("--queries", type=int, default=200, help="as_of: queries of each kind")
     parser.add_argument("--export-events", type=int, default=1_000_000)
+    keys.configure(Settings(CARETRAIL_ENV="dev").master_key_bytes)  # the benches' own data
     uvloop.run(run(parser.parse_args()))  # the API's event loop too
 
 

@@ -27,6 +27,10 @@ class DomainEvent:
     """Base of every domain event. `schema_version` is bumped when the shape changes."""
 
     schema_version: ClassVar[int] = 1
+    personal: ClassVar[tuple[str, ...]] = ()
+    """Fields holding personal data: stored encrypted with the subject's key (backend.privacy)."""
+    subject: ClassVar[str] = ""
+    """The field naming whose personal data this is (e.g. patient_id), when `personal` is set."""
 
     @classmethod
     def type_name(cls) -> str:

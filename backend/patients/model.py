@@ -12,7 +12,8 @@ from uuid import UUID
 from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
-from backend.patients.events import PatientDetailsChanged, PatientRegistered
+from backend.patients.events import PatientDetailsChanged, PatientErased, PatientRegistered
+from backend.privacy.sealing import ERASED_TEXT
 
 SEXES = frozenset({"female", "male", "other", "unknown"})
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,24}$")
@@ -38,6 +39,7 @@ class Patient:
     phone: str | None = None
     email: str | None = None
     specialty_data: dict[str, Any] = field(default_factory=dict)
+    erased: bool = False
 
 
 def evolve(state: Patient, event: DomainEvent) -> Patient:
@@ -57,6 +59,16 @@ def evolve(state: Patient, event: DomainEvent) -> Patient:
         if "birth_date" in changes:
             changes["birth_date"] = dt.date.fromisoformat(changes["birth_date"])
         return dataclasses.replace(state, **changes)
+    if isinstance(event, PatientErased):
+        return dataclasses.replace(
+            state,
+            given_name=ERASED_TEXT,
+            family_name=ERASED_TEXT,
+            birth_date=None,
+            phone=None,
+            email=None,
+            erased=True,
+        )
     return state
 
 
@@ -87,8 +99,7 @@ def register_patient(
 
 def change_details(state: Patient, changes: dict[str, Any], today: dt.date) -> list[DomainEvent]:
     """Record only what really changes; an empty result means nothing to do."""
-    if state.id is None:
-        raise NotFound("patient not found")
+    _exists_unerased(state)
     unknown = set(changes) - set(CHANGEABLE)
     if unknown:
         raise Invalid(sorted(unknown)[0], "cannot be changed")
@@ -98,7 +109,23 @@ def change_details(state: Patient, changes: dict[str, Any], today: dt.date) -> l
     if not changed:
         return []
     encoded = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in changed.items()}
+    assert state.id is not None
     return [PatientDetailsChanged(state.id, encoded)]
+
+
+def erase(state: Patient, reason: str) -> list[DomainEvent]:
+    _exists_unerased(state)
+    if not reason.strip():
+        raise Invalid("reason", "must not be blank")
+    assert state.id is not None
+    return [PatientErased(state.id, reason.strip())]
+
+
+def _exists_unerased(state: Patient) -> None:
+    if state.id is None:
+        raise NotFound("patient not found")
+    if state.erased:
+        raise Conflict("PATIENT_ERASED", "the patient's personal data has been erased")
 
 
 def _normalised(details: dict[str, Any]) -> dict[str, Any]:

@@ -77,6 +77,27 @@ async def change_patient(
     )
 
 
+class Erasure(BaseModel):
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+@router.post("/{patient_id}/erase")
+async def erase_patient(
+    patient_id: UUID,
+    body: Erasure,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))],
+) -> Response:
+    """Erase the patient's personal data (crypto-shredding): their events remain and still
+    verify, but every personal field reads as redacted from now on, everywhere."""
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.erase(s, patient_id, body.reason),
+    )
+
+
 @router.get("/{patient_id}")
 async def get_patient(
     patient_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from backend.handling import CommandResult, CommandSession
 from backend.patients import model
+from backend.privacy import keys
 
 
 async def register_patient(
@@ -22,4 +23,21 @@ async def change_details(
 ) -> CommandResult:
     patient = await session.load(model.PATIENT, patient_id, conditional=True)
     events = model.change_details(patient.state, changes, session.ctx.now.date())
+    return await session.save(patient, events)
+
+
+async def erase(session: CommandSession, patient_id: UUID, reason: str) -> CommandResult:
+    """Crypto-shred the patient: destroy their key, drop what holds their data in the clear
+    (snapshots, stored command responses), and record the erasure, in one transaction."""
+    patient = await session.load(model.PATIENT, patient_id, conditional=True)
+    events = model.erase(patient.state, reason)
+    await session.conn.execute(
+        "DELETE FROM snapshots WHERE stream_type = $1 AND stream_id = $2",
+        model.PATIENT.stream_type,
+        patient_id,
+    )
+    await session.conn.execute(
+        "DELETE FROM idempotency_keys WHERE response->>'id' = $1", str(patient_id)
+    )
+    await keys.destroy(session.conn, session.tenant_id, patient_id)
     return await session.save(patient, events)

@@ -25,8 +25,11 @@ async def request_appointment(
     end: dt.datetime,
     reason: str | None,
 ) -> CommandResult:
-    if not (await session.load(PATIENT, patient_id)).exists:
+    patient = await session.load(PATIENT, patient_id)
+    if not patient.exists:
         raise Invalid("patient_id", "no such patient")
+    if patient.state.erased:
+        raise Invalid("patient_id", "the patient's personal data has been erased")
     if not (await session.load(PRACTITIONER, practitioner_id)).exists:
         raise Invalid("practitioner_id", "no such practitioner")
     appointment = await session.load(model.APPOINTMENT, appointment_id)

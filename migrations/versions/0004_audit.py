@@ -99,7 +99,32 @@ ALTER TABLE snapshots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE snapshots FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON snapshots
   USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
-GRANT SELECT, INSERT ON snapshots TO caretrail_app;
+-- Erasure deletes the erased subject's snapshots (they hold their state in the clear).
+GRANT SELECT, INSERT, DELETE ON snapshots TO caretrail_app;
+
+-- Crypto-shredding: a data key per subject (patient), wrapped by the master key. Erasing a
+-- subject nulls its key for good (a NULL key also refuses any new personal data for it).
+CREATE TABLE subject_keys (
+    tenant_id    uuid  NOT NULL,
+    subject_id   uuid  NOT NULL,
+    wrapped_key  bytea,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    erased_at    timestamptz,
+    PRIMARY KEY (tenant_id, subject_id)
+);
+ALTER TABLE subject_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE subject_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON subject_keys
+  USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
+CREATE POLICY projector_reads_all ON subject_keys FOR SELECT TO caretrail_projector USING (true);
+GRANT SELECT, INSERT, UPDATE ON subject_keys TO caretrail_app;
+GRANT SELECT ON subject_keys TO caretrail_projector;
+
+-- Erasure also removes stored command responses about the subject (they echo personal data).
+GRANT DELETE ON idempotency_keys TO caretrail_app;
+-- An erased patient's read-model row keeps no birth date.
+ALTER TABLE rm_patients ALTER COLUMN birth_date DROP NOT NULL;
+ALTER TABLE rm_patients ADD COLUMN erased boolean NOT NULL DEFAULT false;
 """
 
 
@@ -109,6 +134,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script(
-        "DROP TABLE snapshots; DROP TRIGGER events_chain ON events; DROP FUNCTION chain_event;"
+        "DROP TABLE subject_keys, snapshots; DROP TRIGGER events_chain ON events; DROP FUNCTION chain_event;"
         " ALTER TABLE events DROP COLUMN hash; DROP FUNCTION event_hash;"
     )

@@ -26,6 +26,7 @@ V1_OPERATIONS = {
     ("/v1/tenant/policy", "patch"),
     ("/v1/streams/{stream_type}/{stream_id}/verify", "get"),
     ("/v1/audit/export", "get"),
+    ("/v1/patients/{patient_id}/erase", "post"),
 }
 
 

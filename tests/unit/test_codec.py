@@ -20,7 +20,7 @@ from backend.kernel.events import (
     to_data,
     upcast,
 )
-from backend.patients.events import PatientDetailsChanged, PatientRegistered
+from backend.patients.events import PatientDetailsChanged, PatientErased, PatientRegistered
 from backend.scheduling.events import (
     AppointmentCancelled,
     AppointmentCompleted,
@@ -59,6 +59,7 @@ SAMPLES: list[DomainEvent] = [
         {"allergies": ["penicillin"], "blood": {"group": "A", "rh": "+"}, "n": 1.5},
     ),
     PatientDetailsChanged(A, {"birth_date": "1981-01-01", "phone": None, "email": "x@y.z"}),
+    PatientErased(A, "patient's request under GDPR art. 17"),
     AppointmentRequested(A, B, C, START, END, "check-up"),
     AppointmentRequested(
         A,

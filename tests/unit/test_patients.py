@@ -16,6 +16,7 @@ from backend.patients.model import (
     PATIENT,
     Patient,
     change_details,
+    erase,
     evolve,
     register_patient,
     view,
@@ -134,6 +135,7 @@ def test_evolve_folds_registration_and_view_lists_every_field() -> None:
         "phone": "+49 (30) 123-45",
         "email": "ann.lee@example.org",
         "specialty_data": {"allergies": ["penicillin"]},
+        "erased": False,
     }
 
 
@@ -156,7 +158,7 @@ def test_change_details_refuses_unknown_fields() -> None:
 def test_change_details_returns_nothing_when_nothing_changes() -> None:
     state = registered()
     assert change_details(state, {}, TODAY) == []
-    same = {k: v for k, v in view(state).items() if k != "id"}
+    same = {k: v for k, v in view(state).items() if k not in ("id", "erased")}
     assert change_details(state, same, TODAY) == []
 
 
@@ -240,3 +242,26 @@ def test_evolve_ignores_foreign_events() -> None:
 def test_patient_aggregate_is_registered() -> None:
     assert aggregate_for("patient") is PATIENT
     assert PATIENT.fold([]) == Patient()
+
+
+def test_erasure_redacts_the_state_and_closes_it_to_changes() -> None:
+    erased = evolve(registered(), erase(registered(), " patient's request ")[0])
+    assert (erased.given_name, erased.family_name, erased.birth_date, erased.phone) == (
+        "[erased]",
+        "[erased]",
+        None,
+        None,
+    )
+    assert erased.erased and erased.email is None
+    with pytest.raises(Conflict) as e:
+        change_details(erased, {"phone": "+1 555 0100"}, TODAY)
+    assert e.value.code == "PATIENT_ERASED"
+    with pytest.raises(Conflict):
+        erase(erased, "again")
+
+
+def test_erasure_needs_a_reason_and_a_patient() -> None:
+    with pytest.raises(Invalid):
+        erase(registered(), "  ")
+    with pytest.raises(NotFound):
+        erase(Patient(), "reason")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+
 import pydantic
 import pytest
 
 from backend.settings import DEV_JWT_SECRET, Settings, sqlalchemy_url, with_user
 
+KEY = base64.b64encode(bytes(range(32))).decode()
+
 ENV_VARS = (
     "CARETRAIL_ENV",
     "CARETRAIL_JWT_SECRET",
+    "CARETRAIL_MASTER_KEY",
     "DATABASE_URL",
     "APP_DATABASE_URL",
     "CARETRAIL_DATA_DIR",
@@ -42,7 +47,7 @@ def test_dev_without_secret_uses_the_dev_secret() -> None:
 
 
 def test_an_explicit_secret_is_used() -> None:
-    s = Settings(CARETRAIL_JWT_SECRET="s3cret-value")
+    s = Settings(CARETRAIL_JWT_SECRET="s3cret-value", CARETRAIL_MASTER_KEY=KEY)
     assert s.env == "prod"
     assert not s.uses_dev_secret
     assert s.effective_jwt_secret == "s3cret-value"
@@ -58,7 +63,9 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(pydantic.ValidationError):
         Settings()
     monkeypatch.setenv("CARETRAIL_JWT_SECRET", "from-env")
+    monkeypatch.setenv("CARETRAIL_MASTER_KEY", KEY)
     assert Settings().effective_jwt_secret == "from-env"
+    assert Settings().master_key_bytes == bytes(range(32))
 
 
 def test_defaults() -> None:
@@ -109,3 +116,14 @@ def test_runtime_dsn() -> None:
 )
 def test_sqlalchemy_url(dsn: str, expected: str) -> None:
     assert sqlalchemy_url(dsn) == expected
+
+
+def test_the_master_key_is_required_outside_dev_and_test_and_must_be_32_bytes() -> None:
+    with pytest.raises(pydantic.ValidationError, match="CARETRAIL_MASTER_KEY is required"):
+        Settings(CARETRAIL_JWT_SECRET="x")
+    short = base64.b64encode(b"too short").decode()
+    with pytest.raises(pydantic.ValidationError, match="32 bytes"):
+        Settings(CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY=short)
+    with pytest.raises(pydantic.ValidationError, match="not base64"):
+        Settings(CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY="not base64!")
+    assert len(Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x").master_key_bytes) == 32

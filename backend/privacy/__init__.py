@@ -1,0 +1,1 @@
+"""Personal data that can be erased without rewriting history (crypto-shredding)."""

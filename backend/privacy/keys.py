@@ -1,0 +1,116 @@
+"""Subjects' data keys in PostgreSQL (table subject_keys, RLS like every tenant table), wrapped
+by the process's master key. `configure` is called once at start by every process that reads
+or writes events (API, projection runners, CLI)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from backend.eventstore.types import RecordedEvent
+from backend.kernel.errors import Conflict
+from backend.privacy.crypto import MasterKey, new_data_key
+from backend.privacy.sealing import is_sealed, opened_data, subject_of
+
+_MASTER: MasterKey | None = None
+
+
+def configure(master_key: bytes) -> None:
+    global _MASTER
+    _MASTER = MasterKey(master_key)
+
+
+def master() -> MasterKey:
+    if _MASTER is None:
+        msg = "privacy.keys.configure() was not called: no master key to read personal data"
+        raise RuntimeError(msg)
+    return _MASTER
+
+
+async def data_key_for_writing(conn: asyncpg.Connection, tenant_id: UUID, subject: UUID) -> bytes:
+    """The subject's key, created on first use. Refused once the subject has been erased."""
+    wrapped = master().wrap(new_data_key(), tenant_id, subject)
+    row = await conn.fetchrow(
+        "INSERT INTO subject_keys (tenant_id, subject_id, wrapped_key) VALUES ($1, $2, $3)"
+        " ON CONFLICT (tenant_id, subject_id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id"
+        " RETURNING wrapped_key",
+        tenant_id,
+        subject,
+        wrapped,
+    )
+    assert row is not None
+    if row["wrapped_key"] is None:
+        msg = f"subject {subject} has been erased: no personal data can be recorded"
+        raise Conflict("SUBJECT_ERASED", msg)
+    return master().unwrap(row["wrapped_key"], tenant_id, subject)
+
+
+async def destroy(conn: asyncpg.Connection, tenant_id: UUID, subject: UUID) -> None:
+    """Erase the subject's key: their sealed fields can never be read again."""
+    await conn.execute(
+        "INSERT INTO subject_keys (tenant_id, subject_id, wrapped_key, erased_at)"
+        " VALUES ($1, $2, NULL, now())"
+        " ON CONFLICT (tenant_id, subject_id)"
+        " DO UPDATE SET wrapped_key = NULL, erased_at = now()",
+        tenant_id,
+        subject,
+    )
+
+
+async def unseal(conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+    """The events with their personal fields readable, or redacted where the key is gone.
+    One query for all the subjects involved; events without sealed fields pass unchanged."""
+    sealed = [e for e in events if is_sealed(e.data)]
+    if not sealed:
+        return list(events)
+    keys = await _data_keys(conn, {(e.tenant_id, subject_of(e.event_type, e.data)) for e in sealed})
+    return [
+        dataclasses.replace(
+            e,
+            data=opened_data(
+                e.event_type,
+                e.data,
+                keys.get((e.tenant_id, subject_of(e.event_type, e.data))),
+                e.event_id,
+            ),
+        )
+        if is_sealed(e.data)
+        else e
+        for e in events
+    ]
+
+
+async def open_data(
+    conn: asyncpg.Connection, tenant_id: UUID, sealed: Sequence[tuple[UUID, str, dict[str, Any]]]
+) -> dict[UUID, dict[str, Any]]:
+    """Opened data of (event id, event type, stored data) triples of one tenant, by event id."""
+    keys = await _data_keys(conn, {(tenant_id, subject_of(t, d)) for _, t, d in sealed})
+    return {
+        event_id: opened_data(
+            event_type, data, keys.get((tenant_id, subject_of(event_type, data))), event_id
+        )
+        for event_id, event_type, data in sealed
+    }
+
+
+async def _data_keys(
+    conn: asyncpg.Connection, subjects: set[tuple[UUID, UUID]]
+) -> dict[tuple[UUID, UUID], bytes]:
+    rows = await conn.fetch(
+        "SELECT k.tenant_id, k.subject_id, k.wrapped_key FROM subject_keys k"
+        " JOIN unnest($1::uuid[], $2::uuid[]) AS s(tenant_id, subject_id)"
+        " ON k.tenant_id = s.tenant_id AND k.subject_id = s.subject_id"
+        " WHERE k.wrapped_key IS NOT NULL",
+        [t for t, _ in subjects],
+        [s for _, s in subjects],
+    )
+    return {
+        (r["tenant_id"], r["subject_id"]): master().unwrap(
+            r["wrapped_key"], r["tenant_id"], r["subject_id"]
+        )
+        for r in rows
+    }
