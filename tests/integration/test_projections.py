@@ -18,8 +18,9 @@ from workload import wait_caught_up, workload
 from backend.eventstore import ANY, EventStore, NewEvent, RecordedEvent, StreamAppend
 from backend.eventstore.db import connect
 from backend.kernel.aggregate import Aggregate
-from backend.kernel.events import from_data
+from backend.kernel.events import revive
 from backend.patients.model import PATIENT
+from backend.privacy import keys
 from backend.scheduling.model import APPOINTMENT
 from backend.tenancy.model import PRACTITIONER
 from projections.catchup import CatchUpRunner, resume
@@ -33,19 +34,18 @@ async def _folded(
     owner: asyncpg.Connection, aggregate: Aggregate[Any], tenants: set[uuid.UUID]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[dict[str, Any], int]]:
     rows = await owner.fetch(
-        "SELECT tenant_id, stream_id, version, event_type, data FROM events"
+        "SELECT position, event_id, tenant_id, stream_type, stream_id, version, event_type,"
+        " schema_version, data, metadata, occurred_at, recorded_at, 0 AS tx_id FROM events"
         " WHERE stream_type = $1 AND tenant_id = ANY($2) ORDER BY tenant_id, stream_id, version",
         aggregate.stream_type,
         list(tenants),
     )
-    streams: dict[tuple[uuid.UUID, uuid.UUID], list[asyncpg.Record]] = {}
-    for r in rows:
-        streams.setdefault((r["tenant_id"], r["stream_id"]), []).append(r)
+    events = await keys.unseal(owner, [RecordedEvent(**dict(r.items())) for r in rows])
+    streams: dict[tuple[uuid.UUID, uuid.UUID], list[RecordedEvent]] = {}
+    for e in events:
+        streams.setdefault((e.tenant_id, e.stream_id), []).append(e)
     return {
-        key: (
-            aggregate.view(aggregate.fold(from_data(e["event_type"], e["data"]) for e in evs)),
-            evs[-1]["version"],
-        )
+        key: (aggregate.view(aggregate.fold(revive(e) for e in evs)), evs[-1].version)
         for key, evs in streams.items()
     }
 
