@@ -19,6 +19,7 @@ from backend.kernel.events import revive
 from backend.loading import fold_stream
 from backend.patients import service
 from backend.patients.model import PATIENT
+from backend.privacy import keys
 
 EVERY = 4
 
@@ -64,7 +65,9 @@ async def test_commands_write_a_snapshot_every_n_events(snapshotting: EventStore
             "SELECT version FROM snapshots WHERE stream_id = $1 ORDER BY version", patient_id
         )
         folded = await fold_stream(conn, PATIENT, patient_id)
-        events = await snapshotting.read_stream(conn, "patient", patient_id)
+        events = await keys.unseal(
+            conn, await snapshotting.read_stream(conn, "patient", patient_id)
+        )
     assert [r["version"] for r in versions] == [4, 8]
     assert (folded.version, folded.replayed) == (11, 3)
     assert folded.state == PATIENT.fold(revive(e) for e in events)
@@ -86,7 +89,9 @@ async def test_temporal_cuts_from_snapshots_equal_full_replay(snapshotting: Even
             lambda s, c=change: service.change_details(s, patient_id, c),
         )
     async with snapshotting.transaction(tenant) as conn:
-        events = await snapshotting.read_stream(conn, "patient", patient_id)
+        events = await keys.unseal(
+            conn, await snapshotting.read_stream(conn, "patient", patient_id)
+        )
         for cut in ({"up_to_version": 9}, {"recorded_by": middle}, {"occurred_by": middle}):
             folded = await fold_stream(conn, PATIENT, patient_id, **cut)
             expected = [e for e in events if _inside(e, cut)]
