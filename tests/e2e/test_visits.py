@@ -237,6 +237,12 @@ async def test_if_match(client: httpx.AsyncClient, tenant: TenantFixture) -> Non
     assert r.headers["ETag"] == '"2"'
     signer = {**visit.doctor, "If-Match": '"1"'}
     assert_problem(await send(client, visit, "/sign-off", None, signer), 412, "VERSION_CONFLICT")
+    body = {"patient_id": visit.patient_id, "practitioner_id": visit.doctor_id}
+    exists = {**tenant.as_role("NURSE"), "If-Match": '"1"'}
+    r = await client.post("/v1/visits", json=body, headers=exists)
+    assert_problem(r, 412, "VERSION_CONFLICT")
+    fresh = {**tenant.as_role("NURSE"), "If-Match": '"0"'}
+    assert (await client.post("/v1/visits", json=body, headers=fresh)).status_code == 201
 
 
 async def test_list_by_patient_and_status(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
