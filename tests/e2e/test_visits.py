@@ -224,6 +224,8 @@ async def test_roles(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
     ]
     for suffix, body, role, method in refusals:
         assert_problem(await send(client, visit, suffix, body, role, method), 403, "FORBIDDEN")
+    for role in ("LAB_TECHNICIAN", "FINANCE_BILLING", "PHARMACIST"):
+        assert_problem(await send(client, visit, "", None, role, "GET"), 403, "FORBIDDEN")
 
 
 async def test_if_match(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
