@@ -19,6 +19,7 @@ from backend.api import health, metrics, problems, projections_status, temporal
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
 from backend.audit.router import router as audit_router
+from backend.encounters.router import router as visits_router
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded
@@ -97,7 +98,13 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
             headers={"X-Request-ID": request_id},
         )
 
-    for router in (health.router, tenancy_router, patients_router, scheduling_router):
+    for router in (
+        health.router,
+        tenancy_router,
+        patients_router,
+        scheduling_router,
+        visits_router,
+    ):
         app.include_router(router)
     app.include_router(temporal.router)
     app.include_router(audit_router)

@@ -51,7 +51,27 @@ async def workload(client: httpx.AsyncClient, tenants: list[TenantFixture]) -> i
                     f"/v1/appointments/{appointment['id']}/{action}", json=extra, headers=staff
                 )
             last = max(last, patient["position"], appointment["position"])
+        last = max(last, await _visit(client, tenant, doc["id"], patient["id"]))
     return last
+
+
+async def _visit(
+    client: httpx.AsyncClient, tenant: TenantFixture, doc_id: str, patient_id: str
+) -> int:
+    """A walk-in visit charted and signed off by its doctor; its last position."""
+    doctor = tenant.as_role("DOCTOR", actor=doc_id)
+    body = {"patient_id": patient_id, "practitioner_id": doc_id}
+    visit = (await client.post("/v1/visits", json=body, headers=doctor)).json()
+    note = {"subjective": "cough", "objective": "clear", "assessment": "cold", "plan": "rest"}
+    service = {"code": "CONS", "description": "Consultation", "quantity": 1, "unit_price": "40"}
+    steps = [("PUT", "note", note), ("POST", "services", service)]
+    steps += [("POST", "vitals", {"heart_rate": 70}), ("POST", "sign-off", None)]
+    for method, action, payload in steps:
+        r = await client.request(
+            method, f"/v1/visits/{visit['id']}/{action}", json=payload, headers=doctor
+        )
+    position: int = r.json()["position"]
+    return position
 
 
 async def wait_caught_up(projector_pool: asyncpg.Pool, position: int) -> None:

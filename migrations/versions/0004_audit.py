@@ -134,6 +134,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script(
-        "DROP TABLE subject_keys, snapshots; DROP TRIGGER events_chain ON events; DROP FUNCTION chain_event;"
-        " ALTER TABLE events DROP COLUMN hash; DROP FUNCTION event_hash;"
+        "DROP TABLE subject_keys, snapshots; DROP TRIGGER events_chain ON events;"
+        " DROP FUNCTION chain_event; ALTER TABLE events DROP COLUMN hash;"
+        " DROP FUNCTION event_hash;"
     )

@@ -27,6 +27,18 @@ V1_OPERATIONS = {
     ("/v1/streams/{stream_type}/{stream_id}/verify", "get"),
     ("/v1/audit/export", "get"),
     ("/v1/patients/{patient_id}/erase", "post"),
+    ("/v1/visits", "post"),
+    ("/v1/visits", "get"),
+    ("/v1/visits/{visit_id}", "get"),
+    ("/v1/visits/{visit_id}/note", "put"),
+    ("/v1/visits/{visit_id}/services", "post"),
+    ("/v1/visits/{visit_id}/sign-off", "post"),
+    ("/v1/visits/{visit_id}/addenda", "post"),
+    ("/v1/visits/{visit_id}/vitals", "post"),
+    ("/v1/visits/{visit_id}/prescriptions", "post"),
+    ("/v1/visits/{visit_id}/lab-orders", "post"),
+    ("/v1/visits/{visit_id}/lab-orders/{order_id}/collect", "post"),
+    ("/v1/visits/{visit_id}/lab-orders/{order_id}/result", "post"),
 }
 
 

@@ -10,6 +10,18 @@ from decimal import Decimal
 
 import pytest
 
+from backend.encounters.events import (
+    AddendumAdded,
+    BillableServiceAdded,
+    LabOrdered,
+    LabResultReported,
+    LabSpecimenCollected,
+    PrescriptionIssued,
+    VisitNoteDrafted,
+    VisitOpened,
+    VisitSignedOff,
+    VitalsRecorded,
+)
 from backend.kernel import events as codec
 from backend.kernel.events import (
     DomainEvent,
@@ -77,6 +89,27 @@ SAMPLES: list[DomainEvent] = [
     AppointmentMarkedNoShow(A),
     SlotReserved(C, A, START, END),
     SlotReleased(C, A),
+    VisitOpened(A, B, C, None, None, START),
+    VisitOpened(A, B, C, A, "fever", END),
+    VisitNoteDrafted(A, 2, "cough", "38.2 C", "bronchitis", "rest"),
+    BillableServiceAdded(A, "CONS", "Consultation", 1, Decimal("45.00")),
+    VisitSignedOff(
+        A,
+        B,
+        C,
+        None,
+        ({"code": "CONS", "description": "Consultation", "quantity": 2, "unit_price": "45.00"},),
+    ),
+    VisitSignedOff(A, B, C, A, ()),
+    AddendumAdded(A, "allergy noted", "doc-1", END),
+    VitalsRecorded(A, START, 72, 120, 80, Decimal("37.2"), 16, 98, Decimal("70.50"), None),
+    VitalsRecorded(A, START, None, None, None, None, None, None, None, Decimal("180")),
+    PrescriptionIssued(A, B, "Amoxicillin", "500 mg", "oral", "3x daily", 7, "doc-1"),
+    PrescriptionIssued(A, B, "Ibuprofen", "400 mg", "oral", "as needed", None, "doc-1"),
+    LabOrdered(A, B, "CBC", "Complete blood count", START),
+    LabSpecimenCollected(A, B, END),
+    LabResultReported(A, B, "13.5", "g/dL", "12-16", False, None, END),
+    LabResultReported(A, B, "positive", None, None, True, "repeat in a week", END),
 ]
 
 

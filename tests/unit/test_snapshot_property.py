@@ -18,6 +18,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backend.encounters import model as visits
+from backend.encounters.vitals import Readings
 from backend.kernel import state_codec
 from backend.kernel.aggregate import _AGGREGATES, Aggregate
 from backend.kernel.errors import DomainError
@@ -139,7 +141,39 @@ def _schedule_commands() -> list[Command]:
     return [reserve, release]
 
 
+def _visit_commands() -> list[Command]:
+    note = st.fixed_dictionaries({s: names for s in visits.NOTE_SECTIONS})
+    order = uuid.UUID(int=7)
+
+    def open_visit(state: Any, draw: Draw) -> list[DomainEvent]:
+        return visits.open_visit(state, ID, ID, ID, None, None, draw(st.none() | names), BASE)
+
+    def vitals(state: Any, draw: Draw) -> list[DomainEvent]:
+        readings = Readings(
+            heart_rate=draw(st.integers(20, 300)), spo2=draw(st.none() | st.integers(50, 100))
+        )
+        return visits.record_vitals(state, draw(moments), readings)
+
+    return [
+        open_visit,
+        lambda s, d: visits.draft_note(s, d(note)),
+        lambda s, d: visits.add_service(s, "CONS", d(names), d(st.integers(1, 3)), "12.50"),
+        lambda s, d: visits.sign_off(s, str(ID), True),
+        lambda s, d: visits.add_addendum(s, d(names), "doc", d(moments)),
+        vitals,
+        lambda s, d: visits.issue_prescription(
+            s, ID, d(names), "1 tab", "oral", "daily", None, "doc"
+        ),
+        lambda s, d: visits.order_lab(s, order, "CBC", d(names), d(moments)),
+        lambda s, d: visits.collect_specimen(s, order, d(moments)),
+        lambda s, d: visits.report_result(
+            s, order, "13", None, None, d(st.booleans()), None, d(moments)
+        ),
+    ]
+
+
 COMMANDS: dict[str, Callable[[], list[Command]]] = {
+    visits.VISIT.stream_type: _visit_commands,
     patients.PATIENT.stream_type: _patient_commands,
     scheduling.APPOINTMENT.stream_type: _appointment_commands,
     tenancy.TENANT.stream_type: _tenant_commands,

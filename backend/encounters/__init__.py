@@ -1,0 +1,1 @@
+"""Visits (encounters): notes, vitals, orders, billable services and sign-off."""
