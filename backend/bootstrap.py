@@ -15,6 +15,8 @@ import structlog
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from backend.admissions import queries as admission_queries
+from backend.admissions.router import router as admissions_router
 from backend.api import health, metrics, problems, projections_status, temporal
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
@@ -91,7 +93,14 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
             headers={"X-Request-ID": request_id},
         )
 
-    for router in (health.router, tenancy_router, patients_router, scheduling_router):
+    for router in (
+        health.router,
+        tenancy_router,
+        patients_router,
+        scheduling_router,
+        admissions_router,
+        admission_queries.router,
+    ):
         app.include_router(router)
     app.include_router(temporal.router)
     app.include_router(projections_status.router)
