@@ -22,6 +22,15 @@ V1_OPERATIONS = {
     ("/v1/streams/{stream_type}/{stream_id}/events", "get"),
     ("/v1/projections", "get"),
     ("/v1/practitioners/{practitioner_id}/day", "get"),
+    ("/v1/wards", "post"),
+    ("/v1/wards/{ward_id}/beds", "post"),
+    ("/v1/wards/occupancy", "get"),
+    ("/v1/admissions", "post"),
+    ("/v1/admissions", "get"),
+    ("/v1/admissions/{admission_id}", "get"),
+    ("/v1/admissions/{admission_id}/transfer", "post"),
+    ("/v1/admissions/{admission_id}/discharge", "post"),
+    ("/v1/census", "get"),
 }
 
 
