@@ -44,9 +44,13 @@ class BedOccupied(DomainEvent):
 @register
 @dataclass(frozen=True)
 class BedReleased(DomainEvent):
+    """`released_at` is when the patient left the bed (valid time: a discharge may be charted
+    late)."""
+
     ward_id: UUID
     bed: str
     admission_id: UUID
+    released_at: dt.datetime
 
 
 @register
@@ -96,3 +100,4 @@ class PatientStayOpened(DomainEvent):
 class PatientStayClosed(DomainEvent):
     patient_id: UUID
     admission_id: UUID
+    closed_at: dt.datetime

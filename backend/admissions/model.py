@@ -156,6 +156,12 @@ def admit(
     if stay.admission_id is not None:
         raise Conflict("ALREADY_ADMITTED", f"the patient is in (admission {stay.admission_id})")
     ward.check_free(bed)
+    if stay.last_discharged_at is not None and admitted_at < stay.last_discharged_at:
+        raise Invalid(
+            "admitted_at",
+            f"the patient's previous stay ended at {stay.last_discharged_at.isoformat()}",
+        )
+    ward.check_free_since(bed, admitted_at, "admitted_at")
     admitted = PatientAdmitted(
         admission_id,
         patient_id,
@@ -198,7 +204,7 @@ def transfer(
         (reason or "").strip() or None,
         now,
     )
-    released = BedReleased(current.id, state.bed, admission_id)
+    released = BedReleased(current.id, state.bed, admission_id, now)
     occupied = BedOccupied(target.id, bed, admission_id, patient_id)
     if current.id == target.id:
         return Decision([moved], {current.id: [released, occupied]})
@@ -220,8 +226,8 @@ def discharge(
                 admission_id, disposition, (summary or "").strip() or None, discharged_at
             )
         ],
-        {state.ward_id: [BedReleased(state.ward_id, state.bed, admission_id)]},
-        [PatientStayClosed(patient_id, admission_id)],
+        {state.ward_id: [BedReleased(state.ward_id, state.bed, admission_id, discharged_at)]},
+        [PatientStayClosed(patient_id, admission_id, discharged_at)],
     )
 
 

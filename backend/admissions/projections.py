@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from uuid import UUID
 
@@ -51,12 +52,18 @@ def _admission(r: asyncpg.Record) -> Admission:
 
 
 def _ward_row(w: Ward) -> dict[str, Any]:
-    return {"name": w.name, "beds": list(w.beds), "occupants": w.occupants}
+    return {
+        "name": w.name,
+        "beds": list(w.beds),
+        "occupants": w.occupants,
+        "released_at": w.released_at,
+    }
 
 
 def _ward(r: asyncpg.Record) -> Ward:
     occupants = {bed: UUID(a) for bed, a in r["occupants"].items()}
-    return Ward(r["ward_id"], r["name"], tuple(r["beds"]), occupants)
+    released = {bed: dt.datetime.fromisoformat(t) for bed, t in r["released_at"].items()}
+    return Ward(r["ward_id"], r["name"], tuple(r["beds"]), occupants, released)
 
 
 ADMISSIONS = StateProjection(

@@ -3,12 +3,14 @@
 Every admission, transfer and discharge appends BedOccupied/BedReleased to the ward stream in
 the same transaction as the admission's own event, each stream expected at the version it was
 read at: two concurrent admissions to one bed cannot both commit, the second is decided again
-on the fresh ward and refused.
+on the fresh ward and refused. The ward also remembers when each bed was last released, so that
+an admission charted late cannot place a patient in a bed that someone else occupied then.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -29,6 +31,8 @@ class Ward:
     beds: tuple[str, ...] = ()
     occupants: dict[str, UUID] = field(default_factory=dict)
     """Bed label → the admission in it."""
+    released_at: dict[str, dt.datetime] = field(default_factory=dict)
+    """Bed label → when its last occupant left."""
 
     def require_bed(self, bed: str) -> None:
         if bed not in self.beds:
@@ -39,6 +43,12 @@ class Ward:
         self.require_bed(bed)
         if bed in self.occupants:
             raise Conflict("BED_OCCUPIED", f"bed {bed} of ward {self.name} is occupied")
+
+    def check_free_since(self, bed: str, moment: dt.datetime, field: str) -> None:
+        """Refuse moving a patient into `bed` at `moment` if its last occupant left later."""
+        left = self.released_at.get(bed)
+        if left is not None and moment < left:
+            raise Invalid(field, f"bed {bed} was occupied until {left.isoformat()}")
 
 
 def evolve(state: Ward, event: DomainEvent) -> Ward:
@@ -52,12 +62,11 @@ def evolve(state: Ward, event: DomainEvent) -> Ward:
                 state, occupants={**state.occupants, event.bed: event.admission_id}
             )
         case BedReleased():
-            occupants = {
-                b: a
-                for b, a in state.occupants.items()
-                if (b, a) != (event.bed, event.admission_id)
-            }
-            return dataclasses.replace(state, occupants=occupants)
+            if state.occupants.get(event.bed) != event.admission_id:
+                return state
+            occupants = {b: a for b, a in state.occupants.items() if b != event.bed}
+            released = {**state.released_at, event.bed: event.released_at}
+            return dataclasses.replace(state, occupants=occupants, released_at=released)
     return state
 
 

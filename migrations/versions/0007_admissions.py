@@ -39,13 +39,15 @@ CREATE TABLE rm_admissions (
 CREATE INDEX rm_admissions_by_ward ON rm_admissions (tenant_id, ward_id, status, bed);
 CREATE INDEX rm_admissions_by_patient ON rm_admissions (tenant_id, patient_id, admitted_at);
 
--- beds: the labels in order; occupants: {bed label: admission id}.
+-- beds: the labels in order; occupants: {bed label: admission id}; released_at: {bed label:
+-- when its last occupant left}.
 CREATE TABLE rm_wards (
     tenant_id  uuid NOT NULL,
     ward_id    uuid NOT NULL,
     name       text NOT NULL,
     beds       jsonb NOT NULL,
     occupants  jsonb NOT NULL,
+    released_at jsonb NOT NULL,
     version    bigint NOT NULL,
     PRIMARY KEY (tenant_id, ward_id)
 );

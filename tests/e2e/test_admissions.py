@@ -418,3 +418,40 @@ async def test_another_hospitals_admissions_and_wards_are_invisible(
     assert (await read(client, other, "/v1/admissions", at))["items"] == []
     assert (await read(client, other, "/v1/census", at))["items"] == []
     assert (await read(client, other, "/v1/wards/occupancy", at))["wards"] == []
+
+
+async def test_a_late_admission_cannot_overlap_an_earlier_stay(
+    client: httpx.AsyncClient, hospital: TenantFixture
+) -> None:
+    ward = await define_ward(client, hospital, "Overlap", ["V1", "V2"])
+    admission = await admitted(
+        client, hospital, ward["id"], "V1", admitted_at=(now() - dt.timedelta(hours=30)).isoformat()
+    )
+    left = now() - dt.timedelta(hours=10)
+    r = await command(
+        client,
+        hospital,
+        admission["id"],
+        "discharge",
+        {"disposition": "home", "discharged_at": left.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    before = (left - dt.timedelta(hours=1)).isoformat()
+    # The same patient, back-dated into their previous stay; another patient into V1 then.
+    again = await admit_raw(
+        client, hospital, admission["patient_id"], ward["id"], "V2", admitted_at=before
+    )
+    assert error_fields(again) == {"admitted_at"}
+    newcomer = await create_patient(client, hospital)
+    bed_taken = await admit_raw(
+        client, hospital, newcomer["id"], ward["id"], "V1", admitted_at=before
+    )
+    assert error_fields(bed_taken) == {"admitted_at"}
+    elsewhere = await admit_raw(
+        client, hospital, newcomer["id"], ward["id"], "V2", admitted_at=before
+    )
+    assert elsewhere.status_code == 201, elsewhere.text
+    after = await admit_raw(
+        client, hospital, admission["patient_id"], ward["id"], "V1", admitted_at=left.isoformat()
+    )
+    assert after.status_code == 201, after.text

@@ -112,14 +112,14 @@ def test_a_bed_holds_one_admission_until_released() -> None:
         state.check_free("A1")
     assert e.value.code == "BED_OCCUPIED"
     state.check_free("A2")
-    released = wards.evolve(state, BedReleased(NORTH, "A1", ADM))
-    assert released.occupants == {}
+    released = wards.evolve(state, BedReleased(NORTH, "A1", ADM, T0))
+    assert (released.occupants, released.released_at) == ({}, {"A1": T0})
     released.check_free("A1")
 
 
 def test_releasing_a_bed_for_another_admission_leaves_it_occupied() -> None:
-    state = wards.evolve(ward(NORTH, ("A1", ADM)), BedReleased(NORTH, "A1", OTHER_ADM))
-    assert state.occupants == {"A1": ADM}
+    state = wards.evolve(ward(NORTH, ("A1", ADM)), BedReleased(NORTH, "A1", OTHER_ADM, T0))
+    assert (state.occupants, state.released_at) == ({"A1": ADM}, {})
 
 
 def test_an_unknown_bed_is_invalid_not_a_conflict() -> None:
@@ -156,8 +156,10 @@ def test_ward_view_counts_free_and_occupied_beds() -> None:
 def test_a_stay_is_open_from_admission_to_discharge() -> None:
     opened = STAY.fold([PatientStayOpened(PATIENT, ADM)])
     assert opened.admission_id == ADM
-    assert STAY.evolve(opened, PatientStayClosed(PATIENT, ADM)) == Stay()
-    assert STAY.evolve(opened, PatientStayClosed(PATIENT, OTHER_ADM)) == opened
+    closed = STAY.evolve(opened, PatientStayClosed(PATIENT, ADM, T0))
+    assert closed == Stay(None, T0)
+    assert STAY.evolve(opened, PatientStayClosed(PATIENT, OTHER_ADM, T0)) == opened
+    assert STAY.evolve(closed, PatientStayOpened(PATIENT, OTHER_ADM)) == Stay(OTHER_ADM, T0)
 
 
 def test_each_patient_has_their_own_stay_stream() -> None:
@@ -213,6 +215,25 @@ def test_admitting_needs_an_existing_ward_and_bed_and_a_reason(
     assert e.value.field == field
 
 
+def test_a_late_admission_does_not_overlap_the_patients_previous_stay() -> None:
+    left = T0 + 10 * HOUR
+    stay = Stay(None, left)
+    with pytest.raises(Invalid) as e:
+        model.admit(Admission(), ADM, PATIENT, ward(), stay, "A1", None, "x", left - HOUR)
+    assert e.value.field == "admitted_at"
+    model.admit(Admission(), ADM, PATIENT, ward(), stay, "A1", None, "x", left)
+
+
+def test_a_late_admission_does_not_overlap_the_beds_previous_occupant() -> None:
+    left = T0 + 10 * HOUR
+    freed = wards.evolve(ward(NORTH, ("A1", OTHER_ADM)), BedReleased(NORTH, "A1", OTHER_ADM, left))
+    with pytest.raises(Invalid) as e:
+        model.admit(Admission(), ADM, PATIENT, freed, Stay(), "A1", None, "x", left - HOUR)
+    assert e.value.field == "admitted_at"
+    model.admit(Admission(), ADM, PATIENT, freed, Stay(), "A1", None, "x", left)
+    model.admit(Admission(), ADM, PATIENT, freed, Stay(), "A2", None, "x", left - HOUR)
+
+
 def test_an_admission_is_recorded_once() -> None:
     with pytest.raises(Conflict) as e:
         model.admit(admitted(), ADM, PATIENT, ward(), Stay(), "A2", None, "x", T0)
@@ -231,7 +252,7 @@ def test_a_transfer_to_another_ward_releases_the_old_bed_and_occupies_the_new() 
         PatientTransferred(ADM, NORTH, "A1", SOUTH, "A3", "step-down", now)
     ]
     assert decision.wards == {
-        NORTH: [BedReleased(NORTH, "A1", ADM)],
+        NORTH: [BedReleased(NORTH, "A1", ADM, now)],
         SOUTH: [BedOccupied(SOUTH, "A3", ADM, PATIENT)],
     }
     assert decision.stay == []
@@ -244,7 +265,7 @@ def test_a_bed_change_within_the_ward_appends_both_to_the_ward_stream() -> None:
     current = ward(NORTH, ("A1", ADM))
     decision = model.transfer(admitted(), current, current, "A2", None, T0 + HOUR)
     assert decision.wards == {
-        NORTH: [BedReleased(NORTH, "A1", ADM), BedOccupied(NORTH, "A2", ADM, PATIENT)]
+        NORTH: [BedReleased(NORTH, "A1", ADM, T0 + HOUR), BedOccupied(NORTH, "A2", ADM, PATIENT)]
     }
     after = WARD.fold([*_history(current), *decision.wards[NORTH]])
     assert after.occupants == {"A2": ADM}
@@ -291,8 +312,8 @@ def test_discharge_releases_the_bed_and_closes_the_stay() -> None:
     at = T0 + 50 * HOUR
     decision = model.discharge(admitted("A3"), "rehabilitation", " walk daily ", at)
     assert decision.admission == [PatientDischarged(ADM, "rehabilitation", "walk daily", at)]
-    assert decision.wards == {NORTH: [BedReleased(NORTH, "A3", ADM)]}
-    assert decision.stay == [PatientStayClosed(PATIENT, ADM)]
+    assert decision.wards == {NORTH: [BedReleased(NORTH, "A3", ADM, at)]}
+    assert decision.stay == [PatientStayClosed(PATIENT, ADM, at)]
     state = model.evolve(admitted("A3"), decision.admission[0])
     assert (state.status, state.discharged_at, state.disposition) == (
         "discharged",
