@@ -15,6 +15,8 @@ import structlog
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from backend.admissions import queries as admission_queries
+from backend.admissions.router import router as admissions_router
 from backend.api import health, metrics, problems, projections_status, temporal
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
@@ -104,6 +106,8 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         patients_router,
         scheduling_router,
         visits_router,
+        admissions_router,
+        admission_queries.router,
     ):
         app.include_router(router)
     app.include_router(temporal.router)

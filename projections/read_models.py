@@ -1,4 +1,4 @@
-"""The read models the front desk reads: patients, practitioners, appointments."""
+"""The read models: patients, practitioners, appointments, daily activity, admissions, wards."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.admissions.projections import ADMISSIONS, WARDS
 from backend.encounters.projections import VISITS
 from backend.patients.model import PATIENT, Patient
 from backend.scheduling.model import APPOINTMENT, Appointment
@@ -106,4 +107,6 @@ ALL: tuple[TableProjection, ...] = (
     APPOINTMENTS,
     DAILY_ACTIVITY,
     VISITS,
+    ADMISSIONS,
+    WARDS,
 )

@@ -14,13 +14,15 @@ from projections.read_models import ALL
 
 
 async def workload(client: httpx.AsyncClient, tenants: list[TenantFixture]) -> int:
-    """Registrations, changes, bookings and their lifecycle across tenants; the last position."""
+    """Registrations, changes, bookings and their lifecycle across tenants, then each tenant
+    becomes a hospital and admits some of its patients; the last position."""
     rng = random.Random(7)
     last = 0
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
     for tenant in tenants:
         staff = tenant.as_role("CLINIC_ADMIN")
         doc = (await client.post("/v1/practitioners", json={"name": "Dr A"}, headers=staff)).json()
+        patients = []
         for i in range(6):
             body = {
                 "given_name": f"P{i}",
@@ -51,7 +53,9 @@ async def workload(client: httpx.AsyncClient, tenants: list[TenantFixture]) -> i
                     f"/v1/appointments/{appointment['id']}/{action}", json=extra, headers=staff
                 )
             last = max(last, patient["position"], appointment["position"])
+            patients.append(patient["id"])
         last = max(last, await _visit(client, tenant, doc["id"], patient["id"]))
+        last = max(last, await _admissions(client, tenant, patients, rng))
     return last
 
 
@@ -72,6 +76,35 @@ async def _visit(
         )
     position: int = r.json()["position"]
     return position
+
+
+async def _admissions(
+    client: httpx.AsyncClient, tenant: TenantFixture, patients: list[str], rng: random.Random
+) -> int:
+    """The tenant turns hospital, admits three patients, transfers one and discharges one."""
+    admin = tenant.as_role("CLINIC_ADMIN")
+    await client.patch("/v1/tenant/policy", json={"kind": "hospital"}, headers=admin)
+    ward = (
+        await client.post(
+            "/v1/wards", json={"name": "W", "beds": ["1", "2", "3", "4"]}, headers=admin
+        )
+    ).json()
+    admitted = []
+    for patient, bed in zip(rng.sample(patients, k=3), ["1", "2", "3"], strict=True):
+        body = {"patient_id": patient, "ward_id": ward["id"], "bed": bed, "reason": "observation"}
+        admitted.append((await client.post("/v1/admissions", json=body, headers=admin)).json())
+    doctor = tenant.as_role("DOCTOR")
+    moved = await client.post(
+        f"/v1/admissions/{admitted[0]['id']}/transfer",
+        json={"ward_id": ward["id"], "bed": "4"},
+        headers=doctor,
+    )
+    done = await client.post(
+        f"/v1/admissions/{admitted[1]['id']}/discharge",
+        json={"disposition": "home"},
+        headers=doctor,
+    )
+    return max(moved.json()["position"], done.json()["position"])
 
 
 async def wait_caught_up(projector_pool: asyncpg.Pool, position: int) -> None:

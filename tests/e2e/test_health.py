@@ -39,6 +39,15 @@ V1_OPERATIONS = {
     ("/v1/visits/{visit_id}/lab-orders", "post"),
     ("/v1/visits/{visit_id}/lab-orders/{order_id}/collect", "post"),
     ("/v1/visits/{visit_id}/lab-orders/{order_id}/result", "post"),
+    ("/v1/wards", "post"),
+    ("/v1/wards/{ward_id}/beds", "post"),
+    ("/v1/wards/occupancy", "get"),
+    ("/v1/admissions", "post"),
+    ("/v1/admissions", "get"),
+    ("/v1/admissions/{admission_id}", "get"),
+    ("/v1/admissions/{admission_id}/transfer", "post"),
+    ("/v1/admissions/{admission_id}/discharge", "post"),
+    ("/v1/census", "get"),
 }
 
 

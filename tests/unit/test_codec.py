@@ -10,6 +10,17 @@ from decimal import Decimal
 
 import pytest
 
+from backend.admissions.events import (
+    BedOccupied,
+    BedReleased,
+    BedsAdded,
+    PatientAdmitted,
+    PatientDischarged,
+    PatientStayClosed,
+    PatientStayOpened,
+    PatientTransferred,
+    WardDefined,
+)
 from backend.encounters.events import (
     AddendumAdded,
     BillableServiceAdded,
@@ -55,6 +66,18 @@ END = dt.datetime(2026, 3, 1, 10, 0, tzinfo=PLUS_2)
 
 SAMPLES: list[DomainEvent] = [
     TenantCreated(A, "Clinic Nord", "clinic-nord", 30, 120, "clinic", "USD"),
+    WardDefined(A, "Cardiology 3", ("A1", "A2")),
+    BedsAdded(A, ("B1",)),
+    BedOccupied(A, "A1", B, C),
+    BedReleased(A, "A1", B, END),
+    PatientAdmitted(B, C, A, "A1", "cardiology", "chest pain", START),
+    PatientAdmitted(B, C, A, "A1", None, "fall", END),
+    PatientTransferred(B, A, "A1", C, "B1", "step-down", END),
+    PatientTransferred(B, A, "A1", A, "A2", None, END),
+    PatientDischarged(B, "home", "stable", END),
+    PatientDischarged(B, "deceased", None, START),
+    PatientStayOpened(C, B),
+    PatientStayClosed(C, B, START),
     TenantCreated(A, "St. Mary", "st-mary", 30, 120, "hospital", "EUR"),
     TenantPolicyChanged({"currency": "EUR", "quiet_hours_start": "22:00"}),
     PractitionerRegistered(A, "Dr. Ada", "cardiology"),

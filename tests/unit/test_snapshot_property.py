@@ -18,6 +18,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backend.admissions import model as admissions
+from backend.admissions import wards
+from backend.admissions.stays import STAY, Stay
+from backend.admissions.wards import Ward
 from backend.encounters import model as visits
 from backend.encounters.vitals import Readings
 from backend.kernel import state_codec
@@ -172,7 +176,80 @@ def _visit_commands() -> list[Command]:
     ]
 
 
+BEDS = ("A1", "A2", "A3")
+LATER = BASE + dt.timedelta(days=3)
+
+
+def _in_bed(admission: uuid.UUID, bed: str) -> admissions.Admission:
+    return admissions.Admission(admission, ID, ID, bed, None, "obs", "admitted", BASE, BASE)
+
+
+def _admission_commands() -> list[Command]:
+    def admit(state: Any, draw: Draw) -> list[DomainEvent]:
+        ward = Ward(ID, "W", BEDS)
+        bed = draw(st.sampled_from(BEDS))
+        return admissions.admit(
+            state, ID, ID, ward, Stay(), bed, draw(st.none() | names), "obs", draw(moments)
+        ).admission
+
+    def transfer(state: Any, draw: Draw) -> list[DomainEvent]:
+        occupied = {state.bed: state.id} if state.bed else {}
+        ward = Ward(ID, "W", BEDS, occupied)
+        bed = draw(st.sampled_from(BEDS))
+        return admissions.transfer(state, ward, ward, bed, None, LATER).admission
+
+    def discharge(state: Any, draw: Draw) -> list[DomainEvent]:
+        disposition = draw(st.sampled_from(sorted(admissions.DISPOSITIONS)))
+        return admissions.discharge(state, disposition, None, LATER).admission
+
+    return [admit, transfer, discharge]
+
+
+def _ward_commands() -> list[Command]:
+    def occupy(state: Ward, draw: Draw) -> list[DomainEvent]:
+        bed = draw(st.sampled_from(BEDS))
+        admission = uuid.UUID(int=draw(st.integers(1, 1000)))
+        decided = admissions.admit(
+            admissions.Admission(), admission, ID, state, Stay(), bed, None, "obs", LATER
+        )
+        return decided.wards[ID]
+
+    def release(state: Ward, draw: Draw) -> list[DomainEvent]:
+        if not state.occupants:
+            return []
+        bed = draw(st.sampled_from(sorted(state.occupants)))
+        admission = _in_bed(state.occupants[bed], bed)
+        return admissions.discharge(admission, "home", None, LATER).wards[ID]
+
+    return [
+        lambda s, d: wards.define(s, ID, d(names), list(BEDS[:2])),
+        lambda s, d: wards.add_beds(s, ["A3"]),
+        occupy,
+        release,
+    ]
+
+
+def _stay_commands() -> list[Command]:
+    def admit(state: Stay, draw: Draw) -> list[DomainEvent]:
+        admission = uuid.UUID(int=draw(st.integers(1, 1000)))
+        ward = Ward(ID, "W", BEDS)
+        return admissions.admit(
+            admissions.Admission(), admission, ID, ward, state, "A1", None, "obs", LATER
+        ).stay
+
+    def discharge(state: Stay, draw: Draw) -> list[DomainEvent]:
+        if state.admission_id is None:
+            return []
+        admission = _in_bed(state.admission_id, "A1")
+        return admissions.discharge(admission, "home", None, LATER).stay
+
+    return [admit, discharge]
+
+
 COMMANDS: dict[str, Callable[[], list[Command]]] = {
+    admissions.ADMISSION.stream_type: _admission_commands,
+    wards.WARD.stream_type: _ward_commands,
+    STAY.stream_type: _stay_commands,
     visits.VISIT.stream_type: _visit_commands,
     patients.PATIENT.stream_type: _patient_commands,
     scheduling.APPOINTMENT.stream_type: _appointment_commands,

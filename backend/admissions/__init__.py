@@ -1,0 +1,1 @@
+"""Admissions: wards and beds, inpatient stays, transfers and discharges (hospitals only)."""
