@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.notifications.projections import NOTIFICATIONS
 from backend.patients.model import PATIENT, Patient
 from backend.scheduling.model import APPOINTMENT, Appointment
 from backend.tenancy.model import PRACTITIONER, Practitioner
@@ -97,4 +98,10 @@ APPOINTMENTS = StateProjection(
     _appointment_row,
     _appointment,
 )
-ALL: tuple[TableProjection, ...] = (PATIENTS, PRACTITIONERS, APPOINTMENTS, DAILY_ACTIVITY)
+ALL: tuple[TableProjection, ...] = (
+    PATIENTS,
+    PRACTITIONERS,
+    APPOINTMENTS,
+    DAILY_ACTIVITY,
+    NOTIFICATIONS,
+)
