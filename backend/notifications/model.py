@@ -85,7 +85,8 @@ class RetryPolicy:
     def next_attempt_at(self, failed_attempt: int, now: dt.datetime) -> dt.datetime | None:
         if failed_attempt >= self.max_attempts:
             return None
-        return now + self.first_delay * self.factor ** (failed_attempt - 1)
+        scale: int = self.factor ** (failed_attempt - 1)
+        return now + self.first_delay * scale
 
 
 def contact_for(preferred: str, phone: str | None, email: str | None) -> Contact:
