@@ -12,6 +12,14 @@ import pytest
 
 from backend.kernel import events as codec
 from backend.kernel.events import DomainEvent, event_class, from_data, register, to_data
+from backend.notifications.events import (
+    NotificationAttemptFailed,
+    NotificationAttemptStarted,
+    NotificationEscalated,
+    NotificationQueued,
+    NotificationSent,
+    NotificationTemplateSet,
+)
 from backend.patients.events import PatientDetailsChanged, PatientRegistered
 from backend.scheduling.events import (
     AppointmentCancelled,
@@ -68,6 +76,14 @@ SAMPLES: list[DomainEvent] = [
     AppointmentMarkedNoShow(A),
     SlotReserved(C, A, START, END),
     SlotReleased(C, A),
+    NotificationQueued(A, B, "sms", "+49 30 1234", "appointment_reminder", "Hi {x}", START, C),
+    NotificationQueued(A, B, None, None, "appointment_reminder", "Hi", START, C),
+    NotificationAttemptStarted(A, 1, START),
+    NotificationSent(A, 1, "sms-1"),
+    NotificationAttemptFailed(A, 2, "ChannelError: down", END),
+    NotificationAttemptFailed(A, 3, "ChannelError: down", None),
+    NotificationEscalated(A, "no contact"),
+    NotificationTemplateSet("appointment_reminder", "email", "Dear {patient_name}"),
 ]
 
 
