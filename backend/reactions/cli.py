@@ -49,6 +49,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                 return 1
             print(f"{args.name}: running")
         else:
+            for runner in workers.reactions.runners:
+                await runner.checkpoint()  # a reaction that never ran shows at position 0
             for s in await workers.status():
                 error = f"  error at {s.error_position}: {s.last_error}" if s.last_error else ""
                 print(
