@@ -22,6 +22,12 @@ V1_OPERATIONS = {
     ("/v1/streams/{stream_type}/{stream_id}/events", "get"),
     ("/v1/projections", "get"),
     ("/v1/practitioners/{practitioner_id}/day", "get"),
+    ("/v1/tenant", "get"),
+    ("/v1/tenant/policy", "patch"),
+    ("/v1/notification-templates/{name}", "put"),
+    ("/v1/notifications", "get"),
+    ("/v1/notifications/{notification_id}", "get"),
+    ("/v1/reactions", "get"),
 }
 
 
