@@ -8,12 +8,14 @@ leaves it alone.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
 
 import asyncpg
 import httpx
+import pytest
 from e2e_helpers import create_patient
 from support import TenantFixture
 
@@ -81,6 +83,20 @@ class CrashAfterSend:
         raise Crash
 
 
+class HangAfterSend:
+    """The provider took the message, then the connection hangs until the task is cancelled."""
+
+    def __init__(self, inner: FakeChannel) -> None:
+        self.inner = inner
+        self.sent = asyncio.Event()
+
+    async def send(self, message: Message, idempotency_key: str) -> str:
+        await self.inner.send(message, idempotency_key)
+        self.sent.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
 def dispatcher(
     projector_pool: asyncpg.Pool,
     store: EventStore,
@@ -139,6 +155,35 @@ async def test_a_crash_between_send_and_record_delivers_exactly_once(
     state = NOTIFICATION.fold(events)
     assert (state.status, state.attempts) == ("sent", 1)
     assert state.provider_message_id == delivery.provider_message_id
+
+
+async def test_a_dispatcher_cancelled_mid_send_is_resumed_without_a_second_delivery(
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    store: EventStore,
+    projector_pool: asyncpg.Pool,
+) -> None:
+    notification = await queued_notification(client, tenant, store)
+    assert notification.id is not None and notification.send_after is not None
+    nid = notification.id
+    provider = FakeChannel("sms")
+    hanging = HangAfterSend(provider)
+    t = notification.send_after
+    task = asyncio.create_task(
+        dispatcher(projector_pool, store, hanging, lambda: t).dispatch(tenant.id, nid)
+    )
+    await asyncio.wait_for(hanging.sent.wait(), 10)
+    task.cancel()  # shutdown (SIGTERM) while waiting on the provider
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await state_of(store, tenant, nid)).status == "sending"
+
+    restarted = dispatcher(projector_pool, store, provider, lambda: t + LEASE)
+    await restarted.dispatch(tenant.id, nid)
+    state = await state_of(store, tenant, nid)
+    assert (state.status, state.attempts) == ("sent", 1)
+    assert len(provider.delivered) == 1
+    assert state.provider_message_id == provider.delivered[0].provider_message_id
 
 
 async def test_failures_back_off_then_succeed(
