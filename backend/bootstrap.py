@@ -27,8 +27,11 @@ from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded
 from backend.eventstore.migrate import upgrade_to_head
 from backend.eventstore.snapshots import SnapshotPolicy
+from backend.notifications.router import router as notifications_router
 from backend.patients.router import router as patients_router
 from backend.privacy import keys
+from backend.reactions.router import router as reactions_router
+from backend.reactions.workers import Workers
 from backend.scheduling.router import router as scheduling_router
 from backend.settings import Settings
 from backend.tenancy.router import router as tenancy_router
@@ -68,11 +71,17 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         app.state.projections = projections
         if settings.kafka_bootstrap_servers is None:
             await projections.start()
+        # Reactions read the store itself, so they run here with or without Kafka.
+        workers = Workers(settings, opened.projector_pool, opened.store)
+        app.state.workers = workers
+        if settings.reactions_in_api:
+            await workers.start()
         if settings.uses_dev_secret:
             log.warning("dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use")
         try:
             yield
         finally:
+            await workers.stop()
             await projections.stop()
             if resources is None:
                 await opened.pool.close()
@@ -108,6 +117,8 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         visits_router,
         admissions_router,
         admission_queries.router,
+        notifications_router,
+        reactions_router,
     ):
         app.include_router(router)
     app.include_router(temporal.router)

@@ -1,4 +1,4 @@
-"""`caretrail`: serve the API, migrate, mint development tokens."""
+"""`caretrail`: serve the API, migrate, run reactions, mint development tokens."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--actor", default="dev-user")
     token.add_argument("--ttl", type=int, default=3600)
     from backend.audit import cli as audit_cli
+    from backend.reactions import cli as reactions_cli
     from projections import cli as projections_cli
 
     projections_cli.add_commands(sub)
     audit_cli.add_commands(sub)
+    reactions_cli.add_commands(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(projections_cli.run(settings, args))
     if args.command == "audit":
         return asyncio.run(audit_cli.run(settings, args))
+    if args.command == "reactions":
+        return _reactions(settings, args)
     if args.command in ("relay", "project"):
         return _kafka_process(settings, args.command)
     from backend.auth.tokens import issue_token
@@ -86,6 +90,14 @@ def _kafka_process(settings: Settings, command: str) -> int:
     configure_logging(settings.log_level)
     uvloop.run(run_relay(settings) if command == "relay" else run_projector(settings))
     return 0
+
+
+def _reactions(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.observability import configure_logging
+    from backend.reactions.cli import run as run_reactions
+
+    configure_logging(settings.log_level)
+    return asyncio.run(run_reactions(settings, args))
 
 
 def _migrate(settings: Settings) -> int:

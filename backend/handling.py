@@ -43,6 +43,8 @@ class RequestContext:
     correlation_id: str
     now: dt.datetime
     if_match: int | None = None
+    causation_id: str | None = None
+    """What caused the command when it is not the request itself (a reaction's source event)."""
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -50,7 +52,7 @@ class RequestContext:
             "roles": sorted(self.principal.roles),
             "request_id": self.request_id,
             "correlation_id": self.correlation_id,
-            "causation_id": self.request_id,
+            "causation_id": self.causation_id or self.request_id,
         }
 
 

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     master_key: str | None = Field(default=None, validation_alias="CARETRAIL_MASTER_KEY")
     pool_size: int = Field(default=20, validation_alias="CARETRAIL_DB_POOL_SIZE")
     log_level: str = Field(default="INFO", validation_alias="CARETRAIL_LOG_LEVEL")
+    # Reactions and the notification dispatcher run in the API process unless this is false
+    # (then `caretrail reactions run` runs them).
+    reactions_in_api: bool = Field(default=True, validation_alias="CARETRAIL_REACTIONS_IN_API")
+    # Notifications: failed attempts before escalation, the wait after the first failure (each
+    # next wait is 4 times longer), how long a sender holds an attempt, how often due ones are
+    # looked for.
+    notification_max_attempts: int = 3
+    notification_first_retry_seconds: float = 30.0
+    notification_lease_seconds: float = 60.0
+    notification_poll_seconds: float = 0.5
     # Check-in window defaults for new tenants, in minutes around the appointment start.
     checkin_opens_before_min: int = 30
     checkin_closes_after_min: int = 120

@@ -9,6 +9,7 @@ import asyncpg
 
 from backend.admissions.projections import ADMISSIONS, WARDS
 from backend.encounters.projections import VISITS
+from backend.notifications.projections import NOTIFICATIONS
 from backend.patients.model import PATIENT, Patient
 from backend.scheduling.model import APPOINTMENT, Appointment
 from backend.tenancy.model import PRACTITIONER, Practitioner
@@ -109,4 +110,5 @@ ALL: tuple[TableProjection, ...] = (
     VISITS,
     ADMISSIONS,
     WARDS,
+    NOTIFICATIONS,
 )

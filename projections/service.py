@@ -1,9 +1,11 @@
-"""Runs every projection in-process from the store (the embedded default), and reports on them."""
+"""Runs catch-up subscribers in-process from the store, and reports on them: every projection
+(the embedded default) and, in a service of their own, the reactions (backend/reactions)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +30,11 @@ class ProjectionStatus:
 
 
 class ProjectionService:
-    def __init__(self, pool: asyncpg.Pool, projections: tuple[Projection, ...]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 500
+    ) -> None:
         self.pool = pool
-        self.runners = [CatchUpRunner(pool, p) for p in projections]
+        self.runners = [CatchUpRunner(pool, p, batch_size=batch_size) for p in projections]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import httpx
 from e2e_helpers import assert_problem, create_patient, iso, now
+from notification_helpers import confirmed_for, no_quiet_hours, notifications_of, wait_for
 from support import TenantFixture
 
 NAME = "Zenobia"
@@ -135,3 +136,30 @@ async def test_erasure_is_for_the_clinic_admin_with_a_reason(
     assert_problem(r, 422, "VALIDATION_ERROR")
     r = await client.post(path, json={"reason": "x"}, headers=other_tenant.as_role("CLINIC_ADMIN"))
     assert_problem(r, 404, "NOT_FOUND")
+
+
+async def test_an_erased_patients_messages_read_redacted(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """A reminder rendered with the patient's name: sealed with their key like their own
+    events, and redacted in the notifications read model once they are erased."""
+    await no_quiet_hours(client, tenant)
+    patient = await create_patient(client, tenant, given_name=NAME, phone="+44 20 7946 0001")
+    await confirmed_for(client, tenant, patient)
+    queued = await wait_for(client, tenant, patient["id"], "sent")
+    assert NAME in queued[0]["body"]
+    r = await client.post(
+        f"/v1/patients/{patient['id']}/erase",
+        json={"reason": "request"},
+        headers=tenant.as_role("CLINIC_ADMIN"),
+    )
+    assert r.status_code == 200, r.text
+    after = await notifications_of(
+        client, tenant, patient["id"], min_position=str(r.json()["position"])
+    )
+    assert [(n["body"], n["address"]) for n in after] == [("[erased]", None)]
+    history = await client.get(
+        f"/v1/streams/notification/{after[0]['id']}/events", headers=tenant.as_role("AUDITOR")
+    )
+    queued_event = history.json()["events"][0]
+    assert (queued_event["data"]["body"], queued_event["data"]["address"]) == ("[erased]", None)

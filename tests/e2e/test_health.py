@@ -48,6 +48,10 @@ V1_OPERATIONS = {
     ("/v1/admissions/{admission_id}/transfer", "post"),
     ("/v1/admissions/{admission_id}/discharge", "post"),
     ("/v1/census", "get"),
+    ("/v1/notification-templates/{name}", "put"),
+    ("/v1/notifications", "get"),
+    ("/v1/notifications/{notification_id}", "get"),
+    ("/v1/reactions", "get"),
 }
 
 

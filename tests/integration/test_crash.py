@@ -62,6 +62,14 @@ async def _caught_up(pool: asyncpg.Pool, last: int) -> bool:
     return True
 
 
+async def _wait_caught_up(pool: asyncpg.Pool, last: int) -> None:
+    for _ in range(600):
+        if await _caught_up(pool, last):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the Kafka path did not catch up after the crashes")
+
+
 async def test_killed_relay_and_projector_lose_and_repeat_nothing() -> None:
     async with fresh_database() as owner_dsn:
         with kafka_broker() as bootstrap:
@@ -118,13 +126,12 @@ async def _scenario(owner_dsn: str, bootstrap: str) -> None:
                 await asyncio.sleep(int(read.headers["Retry-After"]))
             assert read.status_code == 200, read.text
             assert int(read.headers["X-Projection-Position"]) > 0
-            last = max(last, created["position"])
-            for _ in range(600):
-                if await _caught_up(projector_pool, last):
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the Kafka path did not catch up after the crashes")
+            await _wait_caught_up(projector_pool, max(last, created["position"]))
+        # The reactions and the notification dispatcher (stopped with the lifespan) wrote after
+        # the workload: wait for everything the store now holds.
+        await _wait_caught_up(
+            projector_pool, await projector_pool.fetchval("SELECT max(position) FROM events")
+        )
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
             await process.wait()

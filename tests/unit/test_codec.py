@@ -43,6 +43,14 @@ from backend.kernel.events import (
     to_data,
     upcast,
 )
+from backend.notifications.events import (
+    NotificationAttemptFailed,
+    NotificationAttemptStarted,
+    NotificationEscalated,
+    NotificationQueued,
+    NotificationSent,
+    NotificationTemplateSet,
+)
 from backend.patients.events import PatientDetailsChanged, PatientErased, PatientRegistered
 from backend.scheduling.events import (
     AppointmentCancelled,
@@ -133,6 +141,14 @@ SAMPLES: list[DomainEvent] = [
     LabSpecimenCollected(A, B, END),
     LabResultReported(A, B, "13.5", "g/dL", "12-16", False, None, END),
     LabResultReported(A, B, "positive", None, None, True, "repeat in a week", END),
+    NotificationQueued(A, B, "sms", "+49 30 1234", "appointment_reminder", "Hi {x}", START, C),
+    NotificationQueued(A, B, None, None, "appointment_reminder", "Hi", START, C),
+    NotificationAttemptStarted(A, 1, START),
+    NotificationSent(A, 1, "sms-1"),
+    NotificationAttemptFailed(A, 2, "ChannelError: down", END),
+    NotificationAttemptFailed(A, 3, "ChannelError: down", None),
+    NotificationEscalated(A, "no contact"),
+    NotificationTemplateSet("appointment_reminder", "email", "Dear {patient_name}"),
 ]
 
 

@@ -28,6 +28,8 @@ from backend.kernel import state_codec
 from backend.kernel.aggregate import _AGGREGATES, Aggregate
 from backend.kernel.errors import DomainError
 from backend.kernel.events import DomainEvent, revive, to_data
+from backend.notifications import model as notifications
+from backend.notifications import templates
 from backend.patients import model as patients
 from backend.scheduling import model as scheduling
 from backend.scheduling.schedule import SCHEDULE, DaySchedule
@@ -246,7 +248,46 @@ def _stay_commands() -> list[Command]:
     return [admit, discharge]
 
 
+def _notification_commands() -> list[Command]:
+    def queue(state: Any, draw: Draw) -> list[DomainEvent]:
+        contact = draw(
+            st.sampled_from(
+                [
+                    notifications.Contact("sms", "+1 555 0100"),
+                    notifications.Contact("email", "a@b.de"),
+                    notifications.Contact(None, None),
+                ]
+            )
+        )
+        return notifications.queue(state, ID, ID, contact, "reminder", d_body(draw), BASE, ID)
+
+    def fail(state: Any, draw: Draw) -> list[DomainEvent]:
+        retry = notifications.RetryPolicy()
+        return notifications.record_failure(state, state.attempts, draw(names), LATER, retry)
+
+    return [
+        queue,
+        lambda s, d: notifications.start_attempt(s, LATER, dt.timedelta(seconds=60)),
+        lambda s, d: notifications.record_sent(s, s.attempts, d(names)),
+        fail,
+    ]
+
+
+def d_body(draw: Draw) -> str:
+    return f"Reminder: {draw(names)}"
+
+
+def _template_commands() -> list[Command]:
+    return [
+        lambda s, d: templates.set_template(
+            "reminder", d(st.sampled_from(["sms", "email", "whatsapp"])), d_body(d)
+        )
+    ]
+
+
 COMMANDS: dict[str, Callable[[], list[Command]]] = {
+    notifications.NOTIFICATION.stream_type: _notification_commands,
+    templates.TEMPLATE.stream_type: _template_commands,
     admissions.ADMISSION.stream_type: _admission_commands,
     wards.WARD.stream_type: _ward_commands,
     STAY.stream_type: _stay_commands,

@@ -1,0 +1,1 @@
+"""Notifications: an outbox of patient messages (reminders, receipts) sent through channels."""

@@ -1,0 +1,79 @@
+"""HTTP routes of the notifications context: templates (admin) and the outbox (staff)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from backend.api.commands import execute
+from backend.api.deps import require, tenant_of
+from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.types import Text
+from backend.auth.principal import STAFF, Principal, Role
+from backend.kernel.errors import NotFound
+from backend.notifications import model, service
+from backend.notifications.projections import NOTIFICATIONS
+
+router = APIRouter(tags=["notifications"])
+Admin = Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))]
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+Status = Literal["queued", "sending", "sent", "failed", "escalated"]
+
+
+class TemplateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["sms", "whatsapp", "email"]
+    body: Text = Field(min_length=1, max_length=2000)
+
+
+@router.put("/v1/notification-templates/{name}")
+async def set_template(
+    name: str, body: TemplateBody, request: Request, principal: Admin
+) -> Response:
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.set_template(s, name, body.channel, body.body),
+    )
+
+
+@router.get("/v1/notifications")
+async def list_notifications(
+    request: Request,
+    principal: Staff,
+    status: Status | None = None,
+    patient_id: UUID | None = None,
+    min_position: MinPosition = None,
+) -> Response:
+    async with read_model(request, principal, NOTIFICATIONS.name, min_position) as (conn, at):
+        rows = await conn.fetch(
+            "SELECT * FROM rm_notifications WHERE ($1::text IS NULL OR status = $1)"
+            " AND ($2::uuid IS NULL OR patient_id = $2)"
+            " ORDER BY send_after, notification_id LIMIT 500",
+            status,
+            patient_id,
+        )
+    return read_model_response({"items": [notification_view(r) for r in rows]}, at)
+
+
+@router.get("/v1/notifications/{notification_id}")
+async def get_notification(
+    notification_id: UUID, request: Request, principal: Staff, min_position: MinPosition = None
+) -> Response:
+    async with read_model(request, principal, NOTIFICATIONS.name, min_position) as (conn, at):
+        row = await conn.fetchrow(
+            "SELECT * FROM rm_notifications WHERE notification_id = $1", notification_id
+        )
+    if row is None:
+        raise NotFound(f"notification {notification_id} not found")
+    return read_model_response(notification_view(row), at, {"ETag": f'"{row["version"]}"'})
+
+
+def notification_view(row: asyncpg.Record) -> dict[str, Any]:
+    return {**model.view(NOTIFICATIONS.from_row(row)), "version": row["version"]}

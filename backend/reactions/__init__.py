@@ -1,0 +1,1 @@
+"""Reactions: contexts answering each other's events with commands, never with direct calls."""
