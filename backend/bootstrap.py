@@ -18,6 +18,10 @@ from starlette.responses import Response
 from backend.api import health, metrics, problems, projections_status, temporal
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
+from backend.billing.gateway import FakeGateway
+from backend.billing.reads import router as billing_reads_router
+from backend.billing.router import router as billing_router
+from backend.billing.webhook import router as payments_router
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded
@@ -77,6 +81,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.gateway = FakeGateway(settings.payment_webhook_secrets)
     problems.install(app)
 
     @app.exception_handler(Exception)
@@ -91,7 +96,15 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
             headers={"X-Request-ID": request_id},
         )
 
-    for router in (health.router, tenancy_router, patients_router, scheduling_router):
+    for router in (
+        health.router,
+        tenancy_router,
+        patients_router,
+        scheduling_router,
+        billing_router,
+        billing_reads_router,
+        payments_router,
+    ):
         app.include_router(router)
     app.include_router(temporal.router)
     app.include_router(projections_status.router)

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "caretrail-dev-secret-not-for-production"
+DEV_FAKEPAY_SECRET = "fakepay-dev-webhook-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     jwt_secret: str | None = Field(default=None, validation_alias="CARETRAIL_JWT_SECRET")
     pool_size: int = Field(default=20, validation_alias="CARETRAIL_DB_POOL_SIZE")
     log_level: str = Field(default="INFO", validation_alias="CARETRAIL_LOG_LEVEL")
+    # Webhook secret per payment provider, as JSON ({"fakepay": "..."}). Unset in dev → fakepay
+    # with a dev secret; elsewhere no provider is accepted until one is configured.
+    payment_webhook_secrets: dict[str, str] = Field(
+        default_factory=dict, validation_alias="CARETRAIL_PAYMENT_WEBHOOK_SECRETS"
+    )
     # Check-in window defaults for new tenants, in minutes around the appointment start.
     checkin_opens_before_min: int = 30
     checkin_closes_after_min: int = 120
@@ -47,6 +53,11 @@ class Settings(BaseSettings):
         if self.jwt_secret is None and self.env != "dev":
             msg = "CARETRAIL_JWT_SECRET is required unless CARETRAIL_ENV=dev"
             raise ValueError(msg)
+        if any(not secret.strip() for secret in self.payment_webhook_secrets.values()):
+            msg = "CARETRAIL_PAYMENT_WEBHOOK_SECRETS: every provider needs a non-empty secret"
+            raise ValueError(msg)
+        if not self.payment_webhook_secrets and self.env == "dev":
+            self.payment_webhook_secrets = {"fakepay": DEV_FAKEPAY_SECRET}
         return self
 
     @property

@@ -1,4 +1,4 @@
-"""The read models the front desk reads: patients, practitioners, appointments."""
+"""The read models: patients, practitioners, appointments, daily activity, invoices, ledger."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from backend.billing.projections import INVOICES, LEDGER
 from backend.patients.model import PATIENT, Patient
 from backend.scheduling.model import APPOINTMENT, Appointment
 from backend.tenancy.model import PRACTITIONER, Practitioner
@@ -97,4 +98,11 @@ APPOINTMENTS = StateProjection(
     _appointment_row,
     _appointment,
 )
-ALL: tuple[TableProjection, ...] = (PATIENTS, PRACTITIONERS, APPOINTMENTS, DAILY_ACTIVITY)
+ALL: tuple[TableProjection, ...] = (
+    PATIENTS,
+    PRACTITIONERS,
+    APPOINTMENTS,
+    DAILY_ACTIVITY,
+    INVOICES,
+    LEDGER,
+)
