@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 from infra import fresh_database, kafka_broker
-from support import JWT_SECRET, TenantFixture, new_tenant
+from support import FAKEPAY_SECRET, JWT_SECRET, TenantFixture, new_tenant
 
 from backend.bootstrap import Resources, create_app
 from backend.eventstore import EventStore
@@ -65,7 +65,11 @@ def store(app_pool: asyncpg.Pool) -> EventStore:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET=JWT_SECRET)
+    return Settings(
+        CARETRAIL_ENV="test",
+        CARETRAIL_JWT_SECRET=JWT_SECRET,
+        CARETRAIL_PAYMENT_WEBHOOK_SECRETS={"fakepay": FAKEPAY_SECRET},
+    )
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,17 @@ from decimal import Decimal
 
 import pytest
 
+from backend.billing.events import (
+    DiscountApplied,
+    InvoiceDrafted,
+    InvoiceIssued,
+    InvoiceLineAdded,
+    InvoiceLineRemoved,
+    PaymentApplied,
+    PaymentCaptured,
+    PaymentRefused,
+    RefundIssued,
+)
 from backend.kernel import events as codec
 from backend.kernel.events import DomainEvent, event_class, from_data, register, to_data
 from backend.patients.events import PatientDetailsChanged, PatientRegistered
@@ -68,6 +79,16 @@ SAMPLES: list[DomainEvent] = [
     AppointmentMarkedNoShow(A),
     SlotReserved(C, A, START, END),
     SlotReleased(C, A),
+    InvoiceDrafted(A, B, C, "EUR"),
+    InvoiceDrafted(A, B, None, "USD"),
+    InvoiceLineAdded(A, B, "CONSULT", "Consultation", 2, Decimal("45.50")),
+    InvoiceLineRemoved(A, B),
+    DiscountApplied(A, Decimal("12.50"), "loyal patient"),
+    InvoiceIssued(A, "EUR", Decimal("91.00"), Decimal("11.38"), Decimal("79.62")),
+    PaymentCaptured(A, "fakepay", "pay_123", B, Decimal("79.62"), "EUR"),
+    PaymentRefused(A, "fakepay", "pay_124", B, Decimal("5.00"), "USD", "CURRENCY_MISMATCH", "x"),
+    PaymentApplied(B, A, Decimal("0.10")),
+    RefundIssued(C, A, B, Decimal("10.00"), "EUR", "overcharged", "fakepay_re_1"),
 ]
 
 

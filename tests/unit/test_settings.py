@@ -5,7 +5,13 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from backend.settings import DEV_JWT_SECRET, Settings, sqlalchemy_url, with_user
+from backend.settings import (
+    DEV_FAKEPAY_SECRET,
+    DEV_JWT_SECRET,
+    Settings,
+    sqlalchemy_url,
+    with_user,
+)
 
 ENV_VARS = (
     "CARETRAIL_ENV",
@@ -15,6 +21,7 @@ ENV_VARS = (
     "CARETRAIL_DATA_DIR",
     "CARETRAIL_DB_POOL_SIZE",
     "CARETRAIL_LOG_LEVEL",
+    "CARETRAIL_PAYMENT_WEBHOOK_SECRETS",
     "HOST",
     "PORT",
 )
@@ -109,3 +116,18 @@ def test_runtime_dsn() -> None:
 )
 def test_sqlalchemy_url(dsn: str, expected: str) -> None:
     assert sqlalchemy_url(dsn) == expected
+
+
+def test_payment_webhook_secrets_default_to_fakepay_only_in_dev() -> None:
+    assert Settings(CARETRAIL_ENV="dev").payment_webhook_secrets == {"fakepay": DEV_FAKEPAY_SECRET}
+    assert Settings(CARETRAIL_JWT_SECRET="x" * 32).payment_webhook_secrets == {}
+    assert Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x").payment_webhook_secrets == {}
+
+
+def test_payment_webhook_secrets_come_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARETRAIL_PAYMENT_WEBHOOK_SECRETS", '{"razorpay": "r-secret"}')
+    s = Settings(CARETRAIL_ENV="dev")
+    assert s.payment_webhook_secrets == {"razorpay": "r-secret"}  # no dev default added
+    monkeypatch.setenv("CARETRAIL_PAYMENT_WEBHOOK_SECRETS", '{"razorpay": " "}')
+    with pytest.raises(pydantic.ValidationError, match="non-empty secret"):
+        Settings(CARETRAIL_ENV="dev")
