@@ -32,9 +32,9 @@ def test_non_numbers_are_refused(text: str) -> None:
 
 
 def test_range() -> None:
-    with pytest.raises(ValueError, match="from 0.00"):
+    with pytest.raises(ValueError, match=r"from 0\.00"):
         parse_amount("-0.01")
-    with pytest.raises(ValueError, match="from 0.01"):
+    with pytest.raises(ValueError, match=r"from 0\.01"):
         parse_amount("0", positive=True)
     assert parse_amount("0.01", positive=True) == Decimal("0.01")
     assert parse_amount(str(MAX_AMOUNT)) == MAX_AMOUNT
