@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from infra import fresh_database, kafka_broker
 from support import FAKEPAY_SECRET, JWT_SECRET, TenantFixture, new_tenant
 
@@ -73,19 +74,25 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def client(
+async def app(
     settings: Settings,
     owner_dsn: str,
     app_pool: asyncpg.Pool,
     store: EventStore,
     projector_pool: asyncpg.Pool,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """HTTP through the whole ASGI app (middleware, auth, routing, errors)."""
+) -> AsyncIterator[FastAPI]:
+    """The application, started (tests may swap adapters on app.state, e.g. the gateway)."""
     app = create_app(settings, Resources(owner_dsn, app_pool, store, projector_pool))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the whole ASGI app (middleware, auth, routing, errors)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
 
 
 @pytest.fixture

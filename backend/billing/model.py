@@ -143,7 +143,7 @@ def _repriced(state: Invoice, **changes: Any) -> Invoice:
 
 def view(state: Invoice) -> dict[str, Any]:
     return {
-        "invoice_id": state.id,
+        "id": state.id,
         "patient_id": state.patient_id,
         "visit_id": state.visit_id,
         "currency": state.currency,

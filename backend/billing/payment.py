@@ -75,7 +75,7 @@ def evolve(state: Payment, event: DomainEvent) -> Payment:
 
 def view(state: Payment) -> dict[str, Any]:
     return {
-        "payment_id": state.id,
+        "id": state.id,
         "provider": state.provider,
         "provider_payment_id": state.provider_payment_id,
         "invoice_id": state.invoice_id,

@@ -45,9 +45,7 @@ async def list_invoices(
     principal: InvoiceReaders,
     patient_id: UUID | None = None,
     status: Status | None = None,
-    after: Annotated[
-        UUID | None, Query(description="the last invoice_id of the page before")
-    ] = None,
+    cursor: Annotated[UUID | None, Query(description="next_cursor of the page before")] = None,
     limit: Limit = 100,
     min_position: MinPosition = None,
 ) -> Response:
@@ -58,12 +56,12 @@ async def list_invoices(
             " ORDER BY invoice_id LIMIT $4",
             patient_id,
             status,
-            after,
+            cursor,
             limit + 1,
         )
     items = [_invoice_view(r) for r in rows[:limit]]
-    next_after = items[-1]["invoice_id"] if len(rows) > limit else None
-    return read_model_response({"items": items, "next_after": next_after}, at)
+    next_cursor = str(items[-1]["id"]) if len(rows) > limit else None
+    return read_model_response({"items": items, "next_cursor": next_cursor}, at)
 
 
 @router.get("/ledger")

@@ -13,7 +13,7 @@ from backend.billing import model, payment, visit
 from backend.billing.gateway import PaymentGateway, RefundRequest
 from backend.billing.model import INVOICE, NewLine
 from backend.billing.payment import PAYMENT, Capture, payment_stream_id
-from backend.handling import CommandResult, CommandSession
+from backend.handling import CommandResult, CommandSession, Loaded
 from backend.kernel.errors import Invalid, NotFound
 from backend.patients.model import PATIENT
 from backend.tenancy.model import TENANT
@@ -99,10 +99,25 @@ async def capture_payment(
         raise Invalid("tenant_id", "no such tenant")
     stream_id = payment_stream_id(capture.provider, capture.provider_payment_id)
     paid = await session.load(PAYMENT, stream_id)
+    if paid.exists:
+        return await _delivered_before(session, paid)
     invoice = await session.load(INVOICE, capture.invoice_id)
     payment_events, invoice_events = payment.capture(paid.state, invoice.state, capture)
     others = {capture.invoice_id: (invoice, invoice_events)} if invoice_events else {}
     return await session.save(paid, payment_events, others, occurred_at=captured_at)
+
+
+async def _delivered_before(
+    session: CommandSession, paid: Loaded[payment.Payment]
+) -> CommandResult:
+    """The answer to a repeated delivery: the payment as recorded, and a position at or past
+    the first answer's (which was that of the invoice's PaymentApplied, appended after the
+    payment's event), so a read with it sees the payment applied."""
+    result = await session.save(paid, [])
+    if paid.state.status != "captured" or paid.state.invoice_id is None:
+        return result
+    invoice = await session.load(INVOICE, paid.state.invoice_id)
+    return dataclasses.replace(result, position=max(result.position, invoice.last_position))
 
 
 async def refund(
