@@ -29,6 +29,8 @@ from backend.kernel.events import DomainEvent
 
 MAX_QUANTITY = 10_000
 MAX_LINES = 200
+MAX_CODE = 50
+MAX_DESCRIPTION = 500
 
 
 class DiscountNeedsApproval(DomainError):
@@ -227,14 +229,7 @@ def issue(state: Invoice) -> list[DomainEvent]:
 
 
 def _line_added(invoice_id: UUID, line_id: UUID, new: NewLine) -> InvoiceLineAdded:
-    if not new.code.strip():
-        raise Invalid("code", "must not be blank")
-    if not new.description.strip():
-        raise Invalid("description", "must not be blank")
-    if not 1 <= new.quantity <= MAX_QUANTITY:
-        raise Invalid("quantity", f"a whole number from 1 to {MAX_QUANTITY}")
-    if not ZERO <= new.unit_price <= MAX_AMOUNT or new.unit_price != new.unit_price.quantize(CENT):
-        raise Invalid("unit_price", f"from 0.00 to {MAX_AMOUNT} with at most 2 decimal places")
+    check_line(new)
     return InvoiceLineAdded(
         invoice_id,
         line_id,
@@ -243,6 +238,18 @@ def _line_added(invoice_id: UUID, line_id: UUID, new: NewLine) -> InvoiceLineAdd
         new.quantity,
         new.unit_price.quantize(CENT),
     )
+
+
+def check_line(new: NewLine) -> None:
+    """Raises Invalid naming the line's field at fault."""
+    if not 1 <= len(new.code.strip()) <= MAX_CODE:
+        raise Invalid("code", f"1 to {MAX_CODE} characters, not blank")
+    if not 1 <= len(new.description.strip()) <= MAX_DESCRIPTION:
+        raise Invalid("description", f"1 to {MAX_DESCRIPTION} characters, not blank")
+    if not 1 <= new.quantity <= MAX_QUANTITY:
+        raise Invalid("quantity", f"a whole number from 1 to {MAX_QUANTITY}")
+    if not ZERO <= new.unit_price <= MAX_AMOUNT or new.unit_price != new.unit_price.quantize(CENT):
+        raise Invalid("unit_price", f"from 0.00 to {MAX_AMOUNT} with at most 2 decimal places")
 
 
 def _draft(state: Invoice) -> None:

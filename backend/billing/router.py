@@ -14,7 +14,7 @@ from backend.api.deps import require, tenant_of
 from backend.api.types import Text
 from backend.auth.principal import Principal, Role
 from backend.billing import service
-from backend.billing.model import MAX_LINES, MAX_QUANTITY, NewLine
+from backend.billing.model import MAX_CODE, MAX_DESCRIPTION, MAX_LINES, MAX_QUANTITY, NewLine
 from backend.billing.schemas import Amount, Percent, PositiveAmount
 
 router = APIRouter(prefix="/v1/invoices", tags=["billing"])
@@ -26,8 +26,8 @@ Refunding = Annotated[Principal, Depends(require(Role.FINANCE_BILLING, Role.CLIN
 
 class InvoiceLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: Text = Field(min_length=1, max_length=50)
-    description: Text = Field(min_length=1, max_length=500)
+    code: Text = Field(min_length=1, max_length=MAX_CODE)
+    description: Text = Field(min_length=1, max_length=MAX_DESCRIPTION)
     quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
     unit_price: Amount
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from backend.billing.model import NewLine
+from backend.billing.model import NewLine, check_line
 from backend.billing.money import parse_amount
 from backend.kernel.errors import Invalid
 
@@ -40,4 +40,9 @@ def _line(where: str, service: dict[str, Any]) -> NewLine:
         price = parse_amount(unit_price)
     except ValueError as e:
         raise Invalid(f"{where}.unit_price", str(e)) from e
-    return NewLine(code, description, quantity, price)
+    line = NewLine(code, description, quantity, price)
+    try:
+        check_line(line)
+    except Invalid as e:
+        raise Invalid(f"{where}.{e.field}", e.message) from e
+    return line

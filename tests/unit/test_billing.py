@@ -73,6 +73,8 @@ def test_a_second_draft_of_the_same_invoice_is_refused() -> None:
     ("line", "field"),
     [
         (NewLine(" ", "x", 1, D("1")), "code"),
+        (NewLine("X" * 51, "x", 1, D("1")), "code"),
+        (NewLine("X", "x" * 501, 1, D("1")), "description"),
         (NewLine("X", "  ", 1, D("1")), "description"),
         (NewLine("X", "x", 0, D("1")), "quantity"),
         (NewLine("X", "x", 10_001, D("1")), "quantity"),

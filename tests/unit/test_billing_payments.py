@@ -225,6 +225,8 @@ def test_services_become_lines() -> None:
         ({"quantity": True}, "services[1].quantity"),
         ({"unit_price": 6.5}, "services[1].unit_price"),
         ({"unit_price": "6.505"}, "services[1].unit_price"),
+        ({"quantity": 0}, "services[1].quantity"),
+        ({"code": " "}, "services[1].code"),
     ],
 )
 def test_bad_services_name_the_field(change: dict[str, object], field: str) -> None:
