@@ -29,7 +29,8 @@ async def draft_invoice(
     visit_id: UUID | None,
     lines: list[NewLine],
 ) -> CommandResult:
-    return await _draft(session, invoice_id, patient_id, visit_id, [(uuid4(), x) for x in lines])
+    invoice = await session.load(INVOICE, invoice_id)
+    return await _draft(session, invoice, patient_id, visit_id, [(uuid4(), x) for x in lines])
 
 
 async def draft_invoice_for_visit(
@@ -43,21 +44,22 @@ async def draft_invoice_for_visit(
         return await session.save(invoice, [])
     lines = visit.lines_from_services(services)
     numbered = [(visit.line_id(invoice_id, i), line) for i, line in enumerate(lines)]
-    return await _draft(session, invoice_id, patient_id, visit_id, numbered)
+    return await _draft(session, invoice, patient_id, visit_id, numbered)
 
 
 async def _draft(
     session: CommandSession,
-    invoice_id: UUID,
+    invoice: Loaded[model.Invoice],
     patient_id: UUID,
     visit_id: UUID | None,
     lines: list[tuple[UUID, NewLine]],
 ) -> CommandResult:
+    """`invoice` was loaded first: a concurrent draft of the same id then fails the append (and
+    the retry finds it) instead of being seen half way through this attempt."""
     if not (await session.load(PATIENT, patient_id)).exists:
         raise Invalid("patient_id", "no such patient")
     currency = (await policy_of(session)).currency
-    invoice = await session.load(INVOICE, invoice_id)
-    events = model.draft(invoice.state, invoice_id, patient_id, visit_id, currency, lines)
+    events = model.draft(invoice.state, invoice.stream_id, patient_id, visit_id, currency, lines)
     return await session.save(invoice, events)
 
 
