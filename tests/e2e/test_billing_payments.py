@@ -321,3 +321,14 @@ async def test_payments_and_ledgers_stay_in_their_tenant(
         "/v1/ledger", params={"invoice_id": invoice["id"]}, headers=tenant.as_role("RECEPTIONIST")
     )
     assert_problem(r, 403, "FORBIDDEN")
+
+
+async def test_openapi_shows_the_webhook_without_bearer_auth(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    webhook = spec["paths"]["/v1/payments/webhook/{provider}"]["post"]
+    assert webhook["security"] == []
+    assert {p["name"] for p in webhook["parameters"]} == {"provider", "x-signature"}
+    draft_op = spec["paths"]["/v1/invoices"]["post"]
+    assert draft_op["security"] == [{"bearer": []}]
+    price = spec["components"]["schemas"]["InvoiceLine"]["properties"]["unit_price"]
+    assert price["type"] == "string"

@@ -22,6 +22,18 @@ V1_OPERATIONS = {
     ("/v1/streams/{stream_type}/{stream_id}/events", "get"),
     ("/v1/projections", "get"),
     ("/v1/practitioners/{practitioner_id}/day", "get"),
+    ("/v1/tenant", "get"),
+    ("/v1/tenant/policy", "patch"),
+    ("/v1/invoices", "post"),
+    ("/v1/invoices", "get"),
+    ("/v1/invoices/{invoice_id}", "get"),
+    ("/v1/invoices/{invoice_id}/lines", "post"),
+    ("/v1/invoices/{invoice_id}/lines/{line_id}", "delete"),
+    ("/v1/invoices/{invoice_id}/discount", "post"),
+    ("/v1/invoices/{invoice_id}/issue", "post"),
+    ("/v1/invoices/{invoice_id}/refunds", "post"),
+    ("/v1/ledger", "get"),
+    ("/v1/payments/webhook/{provider}", "post"),
 }
 
 
