@@ -64,6 +64,7 @@ async def payment_webhook(
     if notice.event != CAPTURED:
         return _json({"status": "ignored", "event": notice.event})
     principal = Principal(f"gateway:{provider}", notice.tenant_id, frozenset())
+    request.state.principal = principal  # the request log names the tenant and the gateway
     capture = Capture(
         provider, notice.payment_id, notice.invoice_id, notice.amount, notice.currency
     )
