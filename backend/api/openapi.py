@@ -65,7 +65,7 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
     parameters = operation.setdefault("parameters", [])
     if method == "post":
         parameters.append(_IDEMPOTENCY_KEY)
-    if method in ("post", "patch") and "{" in path:
+    if method in ("post", "patch", "delete") and "{" in path:
         parameters.append(_IF_MATCH)
 
 

@@ -8,6 +8,7 @@ route names a tenant.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Annotated
 from uuid import UUID
@@ -69,9 +70,11 @@ async def payment_webhook(
         provider, notice.payment_id, notice.invoice_id, notice.amount, notice.currency
     )
     captured_at = min(notice.occurred_at, dt.datetime.now(dt.UTC))
+    # No If-Match here: concurrent deliveries must retry into the duplicate path, not fail.
+    ctx = dataclasses.replace(context_for(request, principal), if_match=None)
     result = await run_command(
         request.app.state.store,
-        context_for(request, principal),
+        ctx,
         notice.tenant_id,
         lambda s: service.capture_payment(s, capture, captured_at),
     )

@@ -232,3 +232,16 @@ async def test_another_tenants_invoice_is_not_found(
         headers=other_tenant.as_role("CLINIC_ADMIN"),
     )
     assert listed.json()["items"] == []
+
+
+async def test_if_match_makes_invoice_commands_conditional(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    invoice = await draft(client, tenant, [CONSULT])
+    assert invoice["version"] == 2
+    stale = {**tenant.as_role("RECEPTIONIST"), "If-Match": '"1"'}
+    r = await client.post(f"/v1/invoices/{invoice['id']}/issue", headers=stale)
+    assert_problem(r, 412, "VERSION_CONFLICT")
+    current = {**tenant.as_role("RECEPTIONIST"), "If-Match": '"2"'}
+    r = await client.post(f"/v1/invoices/{invoice['id']}/issue", headers=current)
+    assert r.status_code == 200 and r.headers["ETag"] == '"3"'

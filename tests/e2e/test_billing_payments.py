@@ -332,3 +332,23 @@ async def test_openapi_shows_the_webhook_without_bearer_auth(client: httpx.Async
     assert draft_op["security"] == [{"bearer": []}]
     price = spec["components"]["schemas"]["InvoiceLine"]["properties"]["unit_price"]
     assert price["type"] == "string"
+
+
+async def test_a_refund_repeated_with_its_idempotency_key_refunds_once(
+    client: httpx.AsyncClient, tenant: TenantFixture, gateway: FakeGateway
+) -> None:
+    invoice = await issued(client, tenant, [CONSULT])
+    paid = (await deliver(client, capture_body(tenant, invoice["id"], "80.00"))).json()
+    headers = {**tenant.as_role("FINANCE_BILLING"), "Idempotency-Key": f"refund-{paid['id']}"}
+    refund = {"payment_id": paid["id"], "amount": "30.00", "reason": "x"}
+    path = f"/v1/invoices/{invoice['id']}/refunds"
+    first = await client.post(path, json=refund, headers=headers)
+    again = await client.post(path, json=refund, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(gateway.refunds) == 1
+    assert await stream_events(client, tenant, "payment", paid["id"]) == [
+        "PaymentCaptured",
+        "RefundIssued",
+    ]
