@@ -21,6 +21,10 @@ from backend.api import health, metrics, problems, projections_status, temporal
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
 from backend.audit.router import router as audit_router
+from backend.billing.gateway import FakeGateway
+from backend.billing.reads import router as billing_reads_router
+from backend.billing.router import router as billing_router
+from backend.billing.webhook import router as payments_router
 from backend.encounters.router import router as visits_router
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
@@ -95,6 +99,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     )
     app.state.settings = settings
     keys.configure(settings.master_key_bytes)
+    app.state.gateway = FakeGateway(settings.payment_webhook_secrets)
     problems.install(app)
 
     @app.exception_handler(Exception)
@@ -119,6 +124,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         admission_queries.router,
         notifications_router,
         reactions_router,
+        billing_router,
+        billing_reads_router,
+        payments_router,
     ):
         app.include_router(router)
     app.include_router(temporal.router)

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "caretrail-dev-secret-not-for-production"
 # 32 bytes, base64: the development master key for personal data (never in production).
 DEV_MASTER_KEY = "Y2FyZXRyYWlsLWRldi1tYXN0ZXIta2V5LW5vdC1wcmQ="
+DEV_FAKEPAY_SECRET = "fakepay-dev-webhook-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     notification_first_retry_seconds: float = 30.0
     notification_lease_seconds: float = 60.0
     notification_poll_seconds: float = 0.5
+    # Webhook secret per payment provider, as JSON ({"fakepay": "..."}). Unset in dev → fakepay
+    # with a dev secret; elsewhere no provider is accepted until one is configured.
+    payment_webhook_secrets: dict[str, str] = Field(
+        default_factory=dict, validation_alias="CARETRAIL_PAYMENT_WEBHOOK_SECRETS"
+    )
     # Check-in window defaults for new tenants, in minutes around the appointment start.
     checkin_opens_before_min: int = 30
     checkin_closes_after_min: int = 120
@@ -78,6 +84,11 @@ class Settings(BaseSettings):
         if len(key) != 32:
             msg = "CARETRAIL_MASTER_KEY must be 32 bytes (base64 of 32 random bytes)"
             raise ValueError(msg)
+        if any(not secret.strip() for secret in self.payment_webhook_secrets.values()):
+            msg = "CARETRAIL_PAYMENT_WEBHOOK_SECRETS: every provider needs a non-empty secret"
+            raise ValueError(msg)
+        if not self.payment_webhook_secrets and self.env == "dev":
+            self.payment_webhook_secrets = {"fakepay": DEV_FAKEPAY_SECRET}
         return self
 
     @property

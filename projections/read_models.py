@@ -1,4 +1,5 @@
-"""The read models: patients, practitioners, appointments, daily activity, admissions, wards."""
+"""Every read model the projection runners keep: the front desk's (patients, practitioners,
+appointments, daily activity) defined here, and those each context defines with its events."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from backend.admissions.projections import ADMISSIONS, WARDS
+from backend.billing.projections import INVOICES, LEDGER
 from backend.encounters.projections import VISITS
 from backend.notifications.projections import NOTIFICATIONS
 from backend.patients.model import PATIENT, Patient
@@ -111,4 +113,6 @@ ALL: tuple[TableProjection, ...] = (
     ADMISSIONS,
     WARDS,
     NOTIFICATIONS,
+    INVOICES,
+    LEDGER,
 )

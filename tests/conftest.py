@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from infra import fresh_database, kafka_broker
-from support import JWT_SECRET, TenantFixture, new_tenant
+from support import FAKEPAY_SECRET, JWT_SECRET, TenantFixture, new_tenant
 
 from backend.bootstrap import Resources, create_app
 from backend.eventstore import EventStore
@@ -66,7 +67,11 @@ def store(app_pool: asyncpg.Pool) -> EventStore:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET=JWT_SECRET)
+    return Settings(
+        CARETRAIL_ENV="test",
+        CARETRAIL_JWT_SECRET=JWT_SECRET,
+        CARETRAIL_PAYMENT_WEBHOOK_SECRETS={"fakepay": FAKEPAY_SECRET},
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -76,19 +81,25 @@ def master_key(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="session")
-async def client(
+async def app(
     settings: Settings,
     owner_dsn: str,
     app_pool: asyncpg.Pool,
     store: EventStore,
     projector_pool: asyncpg.Pool,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """HTTP through the whole ASGI app (middleware, auth, routing, errors)."""
+) -> AsyncIterator[FastAPI]:
+    """The application, started (tests may swap adapters on app.state, e.g. the gateway)."""
     app = create_app(settings, Resources(owner_dsn, app_pool, store, projector_pool))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the whole ASGI app (middleware, auth, routing, errors)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import httpx
 from backend.auth.tokens import issue_token
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789"
+FAKEPAY_SECRET = "test-fakepay-webhook-secret-0123456789"
 
 
 def bearer(

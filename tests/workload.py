@@ -14,8 +14,9 @@ from projections.read_models import ALL
 
 
 async def workload(client: httpx.AsyncClient, tenants: list[TenantFixture]) -> int:
-    """Registrations, changes, bookings and their lifecycle across tenants, then each tenant
-    becomes a hospital and admits some of its patients; the last position."""
+    """Registrations, changes, bookings and their lifecycle, invoices drafted and issued, a
+    signed visit per tenant, then each tenant becomes a hospital and admits some of its
+    patients; the last position."""
     rng = random.Random(7)
     last = 0
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
@@ -53,6 +54,8 @@ async def workload(client: httpx.AsyncClient, tenants: list[TenantFixture]) -> i
                     f"/v1/appointments/{appointment['id']}/{action}", json=extra, headers=staff
                 )
             last = max(last, patient["position"], appointment["position"])
+            if i % 2 == 0:
+                last = max(last, await _bill(client, staff, patient["id"], issue=i % 4 == 0))
             patients.append(patient["id"])
         last = max(last, await _visit(client, tenant, doc["id"], patient["id"]))
         last = max(last, await _admissions(client, tenant, patients, rng))
@@ -105,6 +108,19 @@ async def _admissions(
         headers=doctor,
     )
     return max(moved.json()["position"], done.json()["position"])
+
+
+async def _bill(
+    client: httpx.AsyncClient, staff: dict[str, str], patient_id: str, *, issue: bool
+) -> int:
+    """An invoice for the patient, issued or left in draft; the last position."""
+    line = {"code": "CONSULT", "description": "Consultation", "quantity": 1, "unit_price": "80"}
+    body = {"patient_id": patient_id, "lines": [line]}
+    invoice = (await client.post("/v1/invoices", json=body, headers=staff)).json()
+    if not issue:
+        return int(invoice["position"])
+    r = await client.post(f"/v1/invoices/{invoice['id']}/issue", headers=staff)
+    return int(r.json()["position"])
 
 
 async def wait_caught_up(projector_pool: asyncpg.Pool, position: int) -> None:

@@ -58,12 +58,14 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
         responses["422"] = _problem("Validation error; `errors` names the fields")
     if not path.startswith("/v1"):
         return
-    operation["security"] = [{"bearer": []}]
     responses["default"] = _problem("Error (RFC 9457 problem+json with a stable `code`)")
+    if operation.get("security") == []:
+        return  # declared unauthenticated by bearer (a signed webhook): no Idempotency-Key
+    operation["security"] = [{"bearer": []}]
     parameters = operation.setdefault("parameters", [])
     if method == "post":
         parameters.append(_IDEMPOTENCY_KEY)
-    if method in ("post", "patch") and "{" in path:
+    if method in ("post", "patch", "delete") and "{" in path:
         parameters.append(_IF_MATCH)
 
 

@@ -25,6 +25,7 @@ TITLES = {
     412: "Precondition failed",
     422: "Unprocessable content",
     500: "Internal server error",
+    502: "Bad gateway",
     503: "Service unavailable",
 }
 HTTP_CODES = {

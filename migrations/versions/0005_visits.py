@@ -1,7 +1,7 @@
 """Visits: the rm_visits read model.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-23
 """
 

@@ -1,7 +1,7 @@
 """Admissions read models: admissions (with length of stay) and wards (beds and occupants).
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-23
 """
 

@@ -2,7 +2,7 @@
 projection_checkpoints, named "reaction:<name>").
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0007
 Create Date: 2026-11-23
 """
 

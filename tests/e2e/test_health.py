@@ -52,6 +52,16 @@ V1_OPERATIONS = {
     ("/v1/notifications", "get"),
     ("/v1/notifications/{notification_id}", "get"),
     ("/v1/reactions", "get"),
+    ("/v1/invoices", "post"),
+    ("/v1/invoices", "get"),
+    ("/v1/invoices/{invoice_id}", "get"),
+    ("/v1/invoices/{invoice_id}/lines", "post"),
+    ("/v1/invoices/{invoice_id}/lines/{line_id}", "delete"),
+    ("/v1/invoices/{invoice_id}/discount", "post"),
+    ("/v1/invoices/{invoice_id}/issue", "post"),
+    ("/v1/invoices/{invoice_id}/refunds", "post"),
+    ("/v1/ledger", "get"),
+    ("/v1/payments/webhook/{provider}", "post"),
 }
 
 

@@ -21,6 +21,17 @@ from backend.admissions.events import (
     PatientTransferred,
     WardDefined,
 )
+from backend.billing.events import (
+    DiscountApplied,
+    InvoiceDrafted,
+    InvoiceIssued,
+    InvoiceLineAdded,
+    InvoiceLineRemoved,
+    PaymentApplied,
+    PaymentCaptured,
+    PaymentRefused,
+    RefundIssued,
+)
 from backend.encounters.events import (
     AddendumAdded,
     BillableServiceAdded,
@@ -149,6 +160,16 @@ SAMPLES: list[DomainEvent] = [
     NotificationAttemptFailed(A, 3, "ChannelError: down", None),
     NotificationEscalated(A, "no contact"),
     NotificationTemplateSet("appointment_reminder", "email", "Dear {patient_name}"),
+    InvoiceDrafted(A, B, C, "EUR"),
+    InvoiceDrafted(A, B, None, "USD"),
+    InvoiceLineAdded(A, B, "CONSULT", "Consultation", 2, Decimal("45.50")),
+    InvoiceLineRemoved(A, B),
+    DiscountApplied(A, Decimal("12.50"), "loyal patient"),
+    InvoiceIssued(A, "EUR", Decimal("91.00"), Decimal("11.38"), Decimal("79.62")),
+    PaymentCaptured(A, "fakepay", "pay_123", B, Decimal("79.62"), "EUR"),
+    PaymentRefused(A, "fakepay", "pay_124", B, Decimal("5.00"), "USD", "CURRENCY_MISMATCH", "x"),
+    PaymentApplied(B, A, Decimal("0.10")),
+    RefundIssued(C, A, B, Decimal("10.00"), "EUR", "overcharged", "fakepay_re_1"),
 ]
 
 

@@ -7,7 +7,13 @@ import base64
 import pydantic
 import pytest
 
-from backend.settings import DEV_JWT_SECRET, Settings, sqlalchemy_url, with_user
+from backend.settings import (
+    DEV_FAKEPAY_SECRET,
+    DEV_JWT_SECRET,
+    Settings,
+    sqlalchemy_url,
+    with_user,
+)
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -20,6 +26,7 @@ ENV_VARS = (
     "CARETRAIL_DATA_DIR",
     "CARETRAIL_DB_POOL_SIZE",
     "CARETRAIL_LOG_LEVEL",
+    "CARETRAIL_PAYMENT_WEBHOOK_SECRETS",
     "HOST",
     "PORT",
 )
@@ -127,3 +134,21 @@ def test_the_master_key_is_required_outside_dev_and_test_and_must_be_32_bytes() 
     with pytest.raises(pydantic.ValidationError, match="not base64"):
         Settings(CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY="not base64!")
     assert len(Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x").master_key_bytes) == 32
+
+
+def test_payment_webhook_secrets_default_to_fakepay_only_in_dev() -> None:
+    assert Settings(CARETRAIL_ENV="dev").payment_webhook_secrets == {"fakepay": DEV_FAKEPAY_SECRET}
+    assert (
+        Settings(CARETRAIL_JWT_SECRET="x" * 32, CARETRAIL_MASTER_KEY=KEY).payment_webhook_secrets
+        == {}
+    )
+    assert Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x").payment_webhook_secrets == {}
+
+
+def test_payment_webhook_secrets_come_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARETRAIL_PAYMENT_WEBHOOK_SECRETS", '{"razorpay": "r-secret"}')
+    s = Settings(CARETRAIL_ENV="dev")
+    assert s.payment_webhook_secrets == {"razorpay": "r-secret"}  # no dev default added
+    monkeypatch.setenv("CARETRAIL_PAYMENT_WEBHOOK_SECRETS", '{"razorpay": " "}')
+    with pytest.raises(pydantic.ValidationError, match="non-empty secret"):
+        Settings(CARETRAIL_ENV="dev")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -22,6 +23,8 @@ from backend.admissions import model as admissions
 from backend.admissions import wards
 from backend.admissions.stays import STAY, Stay
 from backend.admissions.wards import Ward
+from backend.billing import model as billing
+from backend.billing import payment as payments
 from backend.encounters import model as visits
 from backend.encounters.vitals import Readings
 from backend.kernel import state_codec
@@ -285,7 +288,69 @@ def _template_commands() -> list[Command]:
     ]
 
 
+money = st.decimals(Decimal("0.01"), Decimal("500"), places=2)
+
+
+def _capture(draw: Draw, invoice: billing.Invoice) -> tuple[list[DomainEvent], list[DomainEvent]]:
+    reported = payments.Capture(
+        "fakepay",
+        str(draw(st.integers(1, 5))),
+        ID,
+        draw(money),
+        draw(st.sampled_from(["EUR", "USD"])),
+    )
+    return payments.capture(payments.Payment(), invoice, reported)
+
+
+def _invoice_commands() -> list[Command]:
+    def line(draw: Draw) -> billing.NewLine:
+        return billing.NewLine("CONS", draw(names), draw(st.integers(1, 3)), draw(money))
+
+    def add(state: Any, draw: Draw) -> list[DomainEvent]:
+        return billing.add_line(state, uuid.UUID(int=draw(st.integers(1, 10**6))), line(draw))
+
+    def remove(state: Any, draw: Draw) -> list[DomainEvent]:
+        if not state.lines:
+            return []
+        return billing.remove_line(state, draw(st.sampled_from(state.lines)).id)
+
+    def discount(state: Any, draw: Draw) -> list[DomainEvent]:
+        percent = draw(st.decimals(Decimal("0"), Decimal("100"), places=2))
+        return billing.apply_discount(state, percent, "loyal", Decimal("10"), draw(st.booleans()))
+
+    def pay(state: Any, draw: Draw) -> list[DomainEvent]:
+        return _capture(draw, state)[1]
+
+    return [
+        lambda s, d: billing.draft(s, ID, ID, None, "EUR", [(uuid.UUID(int=0), line(d))]),
+        add,
+        remove,
+        discount,
+        lambda s, d: billing.issue(s),
+        pay,
+    ]
+
+
+def _payment_commands() -> list[Command]:
+    invoice = billing.Invoice(ID, ID, None, "EUR")
+
+    def capture(state: Any, draw: Draw) -> list[DomainEvent]:
+        reported = payments.Capture(
+            "fakepay", "p-1", ID, draw(money), draw(st.sampled_from(["EUR", "USD"]))
+        )
+        return payments.capture(state, invoice, reported)[0]
+
+    def refund(state: Any, draw: Draw) -> list[DomainEvent]:
+        amount = draw(money)
+        refund_id = uuid.UUID(int=draw(st.integers(1, 10**6)))
+        return [payments.refund(state, ID, refund_id, amount, draw(names), "gw-1")]
+
+    return [capture, refund]
+
+
 COMMANDS: dict[str, Callable[[], list[Command]]] = {
+    billing.INVOICE.stream_type: _invoice_commands,
+    payments.PAYMENT.stream_type: _payment_commands,
     notifications.NOTIFICATION.stream_type: _notification_commands,
     templates.TEMPLATE.stream_type: _template_commands,
     admissions.ADMISSION.stream_type: _admission_commands,

@@ -1,0 +1,1 @@
+"""Billing and payments: invoices, discounts, payments through a gateway, refunds, ledger."""
