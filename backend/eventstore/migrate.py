@@ -49,3 +49,24 @@ def execute_script(sql: str) -> None:
     driver = op.get_bind().connection.driver_connection
     assert driver is not None
     await_(driver.execute(sql))
+
+
+CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
+"""The transaction's tenant; no tenant set means no rows (fail closed)."""
+
+
+def read_model_security(*tables: str) -> str:
+    """The SQL that makes read-model tables tenant tables: RLS enabled and forced, each tenant
+    sees its own rows, the projection runner writes every tenant's, the API only reads."""
+    return "\n".join(
+        f"""
+ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON {table}
+  USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
+CREATE POLICY projector_writes_all ON {table} TO caretrail_projector USING (true) WITH CHECK (true);
+GRANT SELECT ON {table} TO caretrail_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO caretrail_projector;
+"""
+        for table in tables
+    )

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-22
 """
 
-from backend.eventstore.migrate import execute_script
+from backend.eventstore.migrate import CURRENT_TENANT, execute_script
 
 revision = "0001"
 down_revision = None
@@ -13,7 +13,6 @@ branch_labels = None
 depends_on = None
 
 # The tenant of the current transaction; NULL (so: no rows) when unset or reset to ''.
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 TENANT_TABLES = ("tenants", "events", "idempotency_keys")
 

@@ -5,14 +5,13 @@ Revises: 0001
 Create Date: 2026-11-22
 """
 
-from backend.eventstore.migrate import execute_script
+from backend.eventstore.migrate import execute_script, read_model_security
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 READ_MODELS = ("rm_patients", "rm_practitioners", "rm_appointments", "rm_daily_activity")
 
 UPGRADE = """
@@ -103,18 +102,7 @@ GRANT SELECT ON projection_checkpoints TO caretrail_app;
 CREATE POLICY projector_reads_all ON events FOR SELECT TO caretrail_projector USING (true);
 """
 
-RLS = "\n".join(
-    f"""
-ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON {table}
-  USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
-CREATE POLICY projector_writes_all ON {table} TO caretrail_projector USING (true) WITH CHECK (true);
-GRANT SELECT ON {table} TO caretrail_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO caretrail_projector;
-"""
-    for table in READ_MODELS
-)
+RLS = read_model_security(*READ_MODELS)
 
 
 # The global readers' horizon: the oldest transaction that may still commit events: that of any

@@ -5,14 +5,13 @@ Revises: 0003
 Create Date: 2026-11-23
 """
 
-from backend.eventstore.migrate import execute_script
+from backend.eventstore.migrate import CURRENT_TENANT, execute_script
 
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 UPGRADE = f"""
 -- Each event's hash covers the previous event's hash in its stream and its own content, so

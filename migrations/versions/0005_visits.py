@@ -5,14 +5,13 @@ Revises: 0004
 Create Date: 2026-11-23
 """
 
-from backend.eventstore.migrate import execute_script
+from backend.eventstore.migrate import execute_script, read_model_security
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 TABLE = "rm_visits"
 
 UPGRADE = f"""
@@ -36,19 +35,12 @@ CREATE TABLE {TABLE} (
     PRIMARY KEY (tenant_id, visit_id)
 );
 CREATE INDEX rm_visits_by_patient ON {TABLE} (tenant_id, patient_id, opened_at);
-
-ALTER TABLE {TABLE} ENABLE ROW LEVEL SECURITY;
-ALTER TABLE {TABLE} FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON {TABLE}
-  USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
-CREATE POLICY projector_writes_all ON {TABLE} TO caretrail_projector USING (true) WITH CHECK (true);
-GRANT SELECT ON {TABLE} TO caretrail_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON {TABLE} TO caretrail_projector;
 """
 
 
 def upgrade() -> None:
     execute_script(UPGRADE)
+    execute_script(read_model_security(TABLE))
 
 
 def downgrade() -> None:

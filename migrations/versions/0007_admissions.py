@@ -5,14 +5,13 @@ Revises: 0005
 Create Date: 2026-11-23
 """
 
-from backend.eventstore.migrate import execute_script
+from backend.eventstore.migrate import execute_script, read_model_security
 
 revision = "0007"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 READ_MODELS = ("rm_admissions", "rm_wards")
 
 UPGRADE = """
@@ -53,18 +52,7 @@ CREATE TABLE rm_wards (
 );
 """
 
-RLS = "\n".join(
-    f"""
-ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON {table}
-  USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
-CREATE POLICY projector_writes_all ON {table} TO caretrail_projector USING (true) WITH CHECK (true);
-GRANT SELECT ON {table} TO caretrail_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO caretrail_projector;
-"""
-    for table in READ_MODELS
-)
+RLS = read_model_security(*READ_MODELS)
 
 
 def upgrade() -> None:

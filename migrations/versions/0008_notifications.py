@@ -6,14 +6,13 @@ Revises: 0007
 Create Date: 2026-11-23
 """
 
-from backend.eventstore.migrate import execute_script
+from backend.eventstore.migrate import execute_script, read_model_security
 
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-CURRENT_TENANT = "NULLIF(current_setting('app.tenant_id', true), '')::uuid"
 
 UPGRADE = """
 CREATE TABLE rm_notifications (
@@ -42,16 +41,7 @@ CREATE INDEX rm_notifications_due ON rm_notifications (due_at) WHERE due_at IS N
 CREATE INDEX rm_notifications_by_patient ON rm_notifications (tenant_id, patient_id);
 """
 
-RLS = f"""
-ALTER TABLE rm_notifications ENABLE ROW LEVEL SECURITY;
-ALTER TABLE rm_notifications FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON rm_notifications
-  USING (tenant_id = {CURRENT_TENANT}) WITH CHECK (tenant_id = {CURRENT_TENANT});
-CREATE POLICY projector_writes_all ON rm_notifications TO caretrail_projector
-  USING (true) WITH CHECK (true);
-GRANT SELECT ON rm_notifications TO caretrail_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON rm_notifications TO caretrail_projector;
-"""
+RLS = read_model_security("rm_notifications")
 
 
 def upgrade() -> None:
