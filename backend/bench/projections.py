@@ -18,8 +18,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from backend.bench.common import report
 from backend.eventstore import ANY, NO_STREAM, EventStore, NewEvent, StreamAppend
 from backend.eventstore.db import connect, create_pool
-from backend.kernel.events import to_data
+from backend.kernel.events import DomainEvent, to_data
 from backend.patients.events import PatientDetailsChanged, PatientRegistered
+from backend.privacy import keys
+from backend.privacy.sealing import sealed_data
 from backend.settings import with_user
 from projections.read_models import PATIENTS
 from projections.rebuild import rebuild
@@ -28,7 +30,7 @@ from projections.service import ProjectionService
 BATCH = 2000
 
 
-def _registered(patient_id: uuid.UUID, n: int) -> NewEvent:
+def _registered(patient_id: uuid.UUID, n: int, key: bytes | None = None) -> NewEvent:
     event = PatientRegistered(
         patient_id,
         f"Given{n}",
@@ -39,31 +41,37 @@ def _registered(patient_id: uuid.UUID, n: int) -> NewEvent:
         None,
         {},
     )
-    return NewEvent(uuid.uuid4(), "PatientRegistered", to_data(event), dt.datetime.now(dt.UTC))
+    return _stored(event, key)
 
 
-def _changed(patient_id: uuid.UUID) -> NewEvent:
-    event = PatientDetailsChanged(patient_id, {"phone": "+1 555 0199"})
-    return NewEvent(uuid.uuid4(), "PatientDetailsChanged", to_data(event), dt.datetime.now(dt.UTC))
+def _changed(patient_id: uuid.UUID, key: bytes | None = None) -> NewEvent:
+    return _stored(PatientDetailsChanged(patient_id, {"phone": "+1 555 0199"}), key)
+
+
+def _stored(event: DomainEvent, key: bytes | None) -> NewEvent:
+    """The event as commands store it: personal fields sealed when a data key is given."""
+    event_id, data = uuid.uuid4(), to_data(event)
+    if key is not None:
+        data = sealed_data(type(event), data, key, event_id)
+    return NewEvent(event_id, event.type_name(), data, dt.datetime.now(dt.UTC))
 
 
 async def rebuild_throughput(owner: str, patients: int) -> None:
-    """Seed `patients` registrations plus a change for every other one, then rebuild."""
+    """Seed `patients` registrations plus a change for every other one, sealed with each
+    patient's key as commands store them, then rebuild."""
     store_pool = await create_pool(with_user(owner, "caretrail_app"), max_size=4)
     store = EventStore(store_pool)
     tenant = uuid.uuid4()
     for start in range(0, patients, 100):
         ids = [uuid.uuid4() for _ in range(min(100, patients - start))]
-        appends = [
-            StreamAppend(
-                "patient",
-                pid,
-                NO_STREAM,
-                (_registered(pid, start + i), _changed(pid)) if i % 2 else (_registered(pid, i),),
-            )
-            for i, pid in enumerate(ids)
-        ]
-        await store.append(tenant, appends)
+        async with store.transaction(tenant) as conn:
+            appends = []
+            for i, pid in enumerate(ids):
+                key = await keys.data_key_for_writing(conn, tenant, pid)
+                first = _registered(pid, start + i, key)
+                events = (first, _changed(pid, key)) if i % 2 else (first,)
+                appends.append(StreamAppend("patient", pid, NO_STREAM, events))
+            await store.append(tenant, appends, conn)
     await store_pool.close()
     owner_conn = await connect(owner)
     events = await owner_conn.fetchval("SELECT count(*) FROM events")
@@ -152,8 +160,12 @@ async def read_model_lag(
     done = asyncio.Event()
 
     async def command() -> float:
+        """A registration as the command stores it: the patient's key, the sealed event."""
         pid = uuid.uuid4()
-        await store.append(tenant, [StreamAppend("patient", pid, ANY, (_registered(pid, 0),))])
+        async with store.transaction(tenant) as conn:
+            key = await keys.data_key_for_writing(conn, tenant, pid)
+            appended = (_registered(pid, 0, key),)
+            await store.append(tenant, [StreamAppend("patient", pid, ANY, appended)], conn)
         committed[pid] = time.perf_counter()
         return 0.0
 

@@ -50,9 +50,12 @@ def seal(data_key: bytes, fields: dict[str, Any], event_id: UUID) -> dict[str, s
     }
 
 
-def open_sealed(data_key: bytes, sealed: dict[str, str], event_id: UUID) -> dict[str, Any]:
+def cipher(data_key: bytes) -> AESGCM:
+    """A subject's cipher, made once per key and reused for all of their events."""
+    return AESGCM(data_key)
+
+
+def open_sealed(subject: AESGCM, sealed: dict[str, str], event_id: UUID) -> dict[str, Any]:
     nonce, ciphertext = base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ct"])
-    fields: dict[str, Any] = orjson.loads(
-        AESGCM(data_key).decrypt(nonce, ciphertext, event_id.bytes)
-    )
+    fields: dict[str, Any] = orjson.loads(subject.decrypt(nonce, ciphertext, event_id.bytes))
     return fields

@@ -4,16 +4,16 @@ or writes events (API, projection runners, CLI)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backend.eventstore.types import RecordedEvent
 from backend.kernel.errors import Conflict
-from backend.privacy.crypto import MasterKey, new_data_key
+from backend.privacy.crypto import MasterKey, cipher, new_data_key
 from backend.privacy.sealing import is_sealed, opened_data, subject_of
 
 _MASTER: MasterKey | None = None
@@ -64,23 +64,20 @@ async def destroy(conn: asyncpg.Connection, tenant_id: UUID, subject: UUID) -> N
 async def unseal(conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
     """The events with their personal fields readable, or redacted where the key is gone.
     One query for all the subjects involved; events without sealed fields pass unchanged."""
-    sealed = [e for e in events if is_sealed(e.data)]
-    if not sealed:
+    subjects = [subject_of(e.event_type, e.data) if is_sealed(e.data) else None for e in events]
+    if not any(subjects):
         return list(events)
-    keys = await _data_keys(conn, {(e.tenant_id, subject_of(e.event_type, e.data)) for e in sealed})
+    ciphers = await _ciphers(
+        conn, {(e.tenant_id, s) for e, s in zip(events, subjects, strict=True) if s}
+    )
     return [
-        dataclasses.replace(
+        e
+        if subject is None
+        else _with_data(
             e,
-            data=opened_data(
-                e.event_type,
-                e.data,
-                keys.get((e.tenant_id, subject_of(e.event_type, e.data))),
-                e.event_id,
-            ),
+            opened_data(e.event_type, e.data, ciphers.get((e.tenant_id, subject)), e.event_id),
         )
-        if is_sealed(e.data)
-        else e
-        for e in events
+        for e, subject in zip(events, subjects, strict=True)
     ]
 
 
@@ -88,29 +85,50 @@ async def open_data(
     conn: asyncpg.Connection, tenant_id: UUID, sealed: Sequence[tuple[UUID, str, dict[str, Any]]]
 ) -> dict[UUID, dict[str, Any]]:
     """Opened data of (event id, event type, stored data) triples of one tenant, by event id."""
-    keys = await _data_keys(conn, {(tenant_id, subject_of(t, d)) for _, t, d in sealed})
+    ciphers = await _ciphers(conn, {(tenant_id, subject_of(t, d)) for _, t, d in sealed})
     return {
         event_id: opened_data(
-            event_type, data, keys.get((tenant_id, subject_of(event_type, data))), event_id
+            event_type, data, ciphers.get((tenant_id, subject_of(event_type, data))), event_id
         )
         for event_id, event_type, data in sealed
     }
 
 
-async def _data_keys(
-    conn: asyncpg.Connection, subjects: set[tuple[UUID, UUID]]
-) -> dict[tuple[UUID, UUID], bytes]:
+async def _ciphers(
+    conn: asyncpg.Connection, subjects: set[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], AESGCM]:
+    """Each subject's cipher; erased (or unknown) subjects have none."""
     rows = await conn.fetch(
         "SELECT k.tenant_id, k.subject_id, k.wrapped_key FROM subject_keys k"
-        " JOIN unnest($1::uuid[], $2::uuid[]) AS s(tenant_id, subject_id)"
-        " ON k.tenant_id = s.tenant_id AND k.subject_id = s.subject_id"
+        " JOIN unnest($1::uuid[], $2::text[]) AS s(tenant_id, subject_id)"
+        " ON k.tenant_id = s.tenant_id AND k.subject_id = s.subject_id::uuid"
         " WHERE k.wrapped_key IS NOT NULL",
         [t for t, _ in subjects],
         [s for _, s in subjects],
     )
+    unwrap = master().unwrap
     return {
-        (r["tenant_id"], r["subject_id"]): master().unwrap(
-            r["wrapped_key"], r["tenant_id"], r["subject_id"]
+        (r["tenant_id"], str(r["subject_id"])): cipher(
+            unwrap(r["wrapped_key"], r["tenant_id"], r["subject_id"])
         )
         for r in rows
     }
+
+
+def _with_data(e: RecordedEvent, data: dict[str, Any]) -> RecordedEvent:
+    """The same event with other data (positional: much cheaper than dataclasses.replace)."""
+    return RecordedEvent(
+        e.position,
+        e.event_id,
+        e.tenant_id,
+        e.stream_type,
+        e.stream_id,
+        e.version,
+        e.event_type,
+        e.schema_version,
+        data,
+        e.metadata,
+        e.occurred_at,
+        e.recorded_at,
+        e.tx_id,
+    )

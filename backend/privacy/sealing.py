@@ -10,9 +10,12 @@ other value as null (a dict as empty). Pure: the keys are the caller's business.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from typing import Any
 from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backend.kernel.events import DomainEvent, event_class
 from backend.privacy.crypto import open_sealed, seal
@@ -25,9 +28,9 @@ def is_sealed(data: dict[str, Any]) -> bool:
     return SEALED in data
 
 
-def subject_of(event_type: str, data: dict[str, Any]) -> UUID:
-    """The subject whose key seals this (sealed) event's personal fields."""
-    return UUID(str(data[event_class(event_type).subject]))
+def subject_of(event_type: str, data: dict[str, Any]) -> str:
+    """The subject whose key seals this (sealed) event's personal fields, as stored (text)."""
+    return str(data[event_class(event_type).subject])
 
 
 def sealed_data(
@@ -39,18 +42,22 @@ def sealed_data(
 
 
 def opened_data(
-    event_type: str, data: dict[str, Any], data_key: bytes | None, event_id: UUID
+    event_type: str, data: dict[str, Any], subject: AESGCM | None, event_id: UUID
 ) -> dict[str, Any]:
+    """`subject`: the subject's cipher (crypto.cipher), None once their key is destroyed."""
     kept = {name: value for name, value in data.items() if name != SEALED}
-    if data_key is None:
-        return {**kept, **_redacted(event_class(event_type))}
-    return {**kept, **open_sealed(data_key, data[SEALED], event_id)}
+    if subject is None:
+        return {**kept, **{name: _redacted_value(hint) for name, hint in _personal(event_type)}}
+    return {**kept, **open_sealed(subject, data[SEALED], event_id)}
 
 
-def _redacted(event: type[DomainEvent]) -> dict[str, Any]:
+@functools.cache
+def _personal(event_type: str) -> tuple[tuple[str, Any], ...]:
+    """The event type's personal fields with their type hints (resolved once per type)."""
+    event = event_class(event_type)
     hints = typing.get_type_hints(event)
     fields = {f.name for f in dataclasses.fields(event)}
-    return {name: _redacted_value(hints[name]) for name in event.personal if name in fields}
+    return tuple((name, hints[name]) for name in event.personal if name in fields)
 
 
 def _redacted_value(hint: Any) -> Any:
