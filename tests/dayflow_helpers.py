@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from typing import Any
 
 import httpx
 from support import TenantFixture
+
+from backend.billing.visit import visit_invoice_id
 
 WAIT_SECONDS = 15
 
@@ -32,22 +35,18 @@ async def reaction_passed(
 
 
 async def visit_invoice(
-    client: httpx.AsyncClient, tenant: TenantFixture, patient_id: str, visit_id: str
+    client: httpx.AsyncClient, tenant: TenantFixture, visit_id: str
 ) -> dict[str, Any]:
-    """The invoice the visit-invoice reaction drafted, once the invoices read model shows it."""
+    """The invoice the visit-invoice reaction drafted, once the invoices read model has it."""
+    invoice_id = visit_invoice_id(uuid.UUID(visit_id))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_SECONDS
     while True:
-        r = await client.get(
-            "/v1/invoices",
-            params={"patient_id": patient_id},
-            headers=tenant.as_role("RECEPTIONIST"),
-        )
-        assert r.status_code == 200, r.text
-        mine = [i for i in r.json()["items"] if i["visit_id"] == visit_id]
-        if mine:
-            (invoice,) = mine
-            return invoice
+        r = await client.get(f"/v1/invoices/{invoice_id}", headers=tenant.as_role("RECEPTIONIST"))
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()
+            return body
+        assert r.status_code == 404, r.text
         assert loop.time() < deadline, f"no invoice for visit {visit_id}"
         await asyncio.sleep(0.05)
 

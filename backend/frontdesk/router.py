@@ -4,11 +4,10 @@ the payment status of the visit's invoice, joined from five read models in one t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
@@ -21,6 +20,7 @@ from backend.encounters.projections import VISITS
 from projections.read_models import APPOINTMENTS, PATIENTS, PRACTITIONERS
 
 router = APIRouter(prefix="/v1/front-desk", tags=["front desk"])
+Row = Mapping[str, Any]
 Staff = Annotated[Principal, Depends(require(*STAFF))]
 READ_MODELS = (APPOINTMENTS.name, PATIENTS.name, PRACTITIONERS.name, VISITS.name, INVOICES.name)
 """Every projection the day is read from: min_position waits for all of them."""
@@ -61,10 +61,10 @@ async def front_desk_day(
     return read_model_response({"date": date, "items": items}, at)
 
 
-def invoice_per_visit(invoices: Sequence[asyncpg.Record]) -> dict[UUID, asyncpg.Record]:
+def invoice_per_visit(invoices: Sequence[Row]) -> dict[UUID, Row]:
     """The invoice whose payment a visit shows: the one billing drafted for it when the visit
     was signed off, else (an invoice drafted by hand for the visit) the first by id."""
-    chosen: dict[UUID, asyncpg.Record] = {}
+    chosen: dict[UUID, Row] = {}
     for invoice in invoices:
         visit_id = invoice["visit_id"]
         if invoice["invoice_id"] == visit_invoice_id(visit_id) or visit_id not in chosen:
@@ -72,7 +72,7 @@ def invoice_per_visit(invoices: Sequence[asyncpg.Record]) -> dict[UUID, asyncpg.
     return chosen
 
 
-def _item(row: asyncpg.Record, invoice: asyncpg.Record | None) -> dict[str, Any]:
+def _item(row: Row, invoice: Row | None) -> dict[str, Any]:
     patient_name = (
         f"{row['given_name']} {row['family_name']}" if row["given_name"] is not None else None
     )
@@ -94,7 +94,7 @@ def _item(row: asyncpg.Record, invoice: asyncpg.Record | None) -> dict[str, Any]
     }
 
 
-def _payment(invoice: asyncpg.Record | None) -> dict[str, Any]:
+def _payment(invoice: Row | None) -> dict[str, Any]:
     if invoice is None:
         return {
             "status": "none",

@@ -108,7 +108,7 @@ async def test_the_whole_day_of_one_appointment(
     signed = await post(client, f"/v1/visits/{vid}/sign-off", None, doctor_headers)
     assert signed["status"] == "signed"
 
-    invoice = await visit_invoice(client, tenant, patient["id"], vid)
+    invoice = await visit_invoice(client, tenant, vid)
     assert (invoice["status"], invoice["total"], invoice["currency"]) == ("draft", "80.00", "USD")
     assert [x["code"] for x in invoice["lines"]] == ["CONSULT"]
     issued = await post(client, f"/v1/invoices/{invoice['id']}/issue", None, front_desk)
