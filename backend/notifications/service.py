@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from backend.billing.events import PaymentCaptured
 from backend.billing.model import INVOICE
+from backend.billing.money import CENT
 from backend.handling import CommandResult, CommandSession
 from backend.kernel.errors import Invalid
 from backend.notifications import model, templates
@@ -118,7 +119,7 @@ async def queue_payment_receipt(
     if invoice.patient_id is None:
         return None  # a captured payment always names an existing invoice; defence in depth
     values = {
-        "amount": str(captured.amount),
+        "amount": str(captured.amount.quantize(CENT)),
         "currency": captured.currency,
         "invoice_id": str(captured.invoice_id),
     }
