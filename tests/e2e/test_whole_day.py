@@ -128,15 +128,18 @@ async def test_the_whole_day_of_one_appointment(
     assert (paid["status"], paid["paid"], paid["balance"]) == ("paid", "80.00", "0.00")
     assert len(paid["payment_ids"]) == 2
 
-    r = await client.get(
-        "/v1/ledger",
-        params={"invoice_id": invoice["id"], "min_position": last},
-        headers=tenant.as_role("FINANCE_BILLING"),
-    )
-    assert r.status_code == 200, r.text
-    book_ = r.json()
-    assert_balanced(book_["entries"], book_["totals"])
-    journals = {e["journal_id"] for e in book_["entries"]}
+    books = []
+    for params in ({"invoice_id": invoice["id"]}, {}):  # the invoice's, and the tenant's
+        r = await client.get(
+            "/v1/ledger",
+            params={**params, "min_position": last},
+            headers=tenant.as_role("FINANCE_BILLING"),
+        )
+        assert r.status_code == 200, r.text
+        books.append(r.json())
+        assert_balanced(books[-1]["entries"], books[-1]["totals"])
+    assert books[0]["entries"] == books[1]["entries"]  # the tenant's only invoice
+    journals = {e["journal_id"] for e in books[0]["entries"]}
     assert len(journals) == 3  # the issue and two payments: no duplicate journal
 
     for name in ("appointment-reminder", "visit-invoice", "payment-receipt"):
