@@ -31,6 +31,7 @@ from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded
 from backend.eventstore.migrate import upgrade_to_head
 from backend.eventstore.snapshots import SnapshotPolicy
+from backend.frontdesk.router import router as front_desk_router
 from backend.notifications.router import router as notifications_router
 from backend.patients.router import router as patients_router
 from backend.privacy import keys
@@ -127,6 +128,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         billing_router,
         billing_reads_router,
         payments_router,
+        front_desk_router,
     ):
         app.include_router(router)
     app.include_router(temporal.router)

@@ -7,12 +7,20 @@ import datetime as dt
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from backend.billing.events import PaymentCaptured
+from backend.billing.model import INVOICE
+from backend.billing.money import CENT
 from backend.handling import CommandResult, CommandSession
 from backend.kernel.errors import Invalid
 from backend.notifications import model, templates
 from backend.notifications.model import NOTIFICATION, Notification, RetryPolicy
 from backend.notifications.quiet_hours import outside_quiet_hours
-from backend.notifications.templates import APPOINTMENT_REMINDER, TEMPLATE, Template
+from backend.notifications.templates import (
+    APPOINTMENT_REMINDER,
+    PAYMENT_RECEIPT,
+    TEMPLATE,
+    Template,
+)
 from backend.patients.model import PATIENT
 from backend.scheduling.model import APPOINTMENT
 from backend.tenancy.model import PRACTITIONER
@@ -100,6 +108,23 @@ async def queue_appointment_reminder(
         APPOINTMENT_REMINDER,
         values,
         appointment.start - REMINDER_LEAD,
+    )
+
+
+async def queue_payment_receipt(
+    session: CommandSession, source_event_id: UUID, captured: PaymentCaptured
+) -> CommandResult | None:
+    """A receipt for the invoice's patient, due at once (after quiet hours)."""
+    invoice = (await session.load(INVOICE, captured.invoice_id)).state
+    if invoice.patient_id is None:
+        return None  # a captured payment always names an existing invoice; defence in depth
+    values = {
+        "amount": str(captured.amount.quantize(CENT)),
+        "currency": captured.currency,
+        "invoice_id": str(captured.invoice_id),
+    }
+    return await queue_for_patient(
+        session, source_event_id, invoice.patient_id, PAYMENT_RECEIPT, values, session.ctx.now
     )
 
 

@@ -1,6 +1,7 @@
 """Message templates (pure): `{placeholder}` bodies checked when set, rendered without eval.
 
-A body may only name the placeholders in PLACEHOLDERS, bare (no attribute, index, conversion or
+A body may only name the placeholders its template is rendered with (PLACEHOLDERS_OF for the
+built-in names, any of PLACEHOLDERS for another name), bare (no attribute, index, conversion or
 format spec), so rendering with `str.format_map` can never reach into an object. A tenant that
 has not set a template gets the built-in default of that name.
 """
@@ -20,10 +21,16 @@ from backend.kernel.events import DomainEvent
 from backend.notifications.events import NotificationTemplateSet
 
 CHANNELS = frozenset({"sms", "whatsapp", "email"})
-PLACEHOLDERS = frozenset({"patient_name", "start", "practitioner_name"})
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 MAX_BODY = 2000
 APPOINTMENT_REMINDER = "appointment_reminder"
+PAYMENT_RECEIPT = "payment_receipt"
+PLACEHOLDERS_OF = {
+    APPOINTMENT_REMINDER: frozenset({"patient_name", "start", "practitioner_name"}),
+    PAYMENT_RECEIPT: frozenset({"patient_name", "amount", "currency", "invoice_id"}),
+}
+"""What each built-in template is rendered with: a body naming anything else is refused."""
+PLACEHOLDERS = frozenset(p for names in PLACEHOLDERS_OF.values() for p in names)
 _NAMESPACE = uuid.UUID("6f0b8a8e-2f4b-4d43-9a0e-5d1f2a7c9b31")
 
 
@@ -45,6 +52,12 @@ DEFAULTS = {
         "Hello {patient_name}, this is a reminder of your appointment with"
         " {practitioner_name} on {start}.",
     ),
+    PAYMENT_RECEIPT: Template(
+        PAYMENT_RECEIPT,
+        "sms",
+        "Hello {patient_name}, we received your payment of {amount} {currency}"
+        " for invoice {invoice_id}. Thank you.",
+    ),
 }
 
 
@@ -59,8 +72,12 @@ def check_name(name: str) -> str:
     return name
 
 
-def placeholders(body: str) -> list[str]:
-    """The placeholders a body names, refusing anything but bare known names."""
+def placeholders_of(name: str) -> frozenset[str]:
+    return PLACEHOLDERS_OF.get(name, PLACEHOLDERS)
+
+
+def placeholders(body: str, known: frozenset[str] = PLACEHOLDERS) -> list[str]:
+    """The placeholders a body names, refusing anything but bare `known` names."""
     try:
         parts = list(string.Formatter().parse(body))
     except ValueError as e:
@@ -69,9 +86,9 @@ def placeholders(body: str) -> list[str]:
     for _, field, spec, conversion in parts:
         if field is None:
             continue
-        if field not in PLACEHOLDERS:
-            known = ", ".join(f"{{{p}}}" for p in sorted(PLACEHOLDERS))
-            raise Invalid("body", f"unknown placeholder {{{field}}}; known: {known}")
+        if field not in known:
+            listed = ", ".join(f"{{{p}}}" for p in sorted(known))
+            raise Invalid("body", f"unknown placeholder {{{field}}}; known: {listed}")
         if spec or conversion:
             raise Invalid("body", f"placeholder {{{field}}} takes no conversion or format")
         names.append(field)
@@ -86,7 +103,7 @@ def set_template(name: str, channel: str, body: str) -> list[DomainEvent]:
         raise Invalid("body", "must not be blank")
     if len(body) > MAX_BODY:
         raise Invalid("body", f"at most {MAX_BODY} characters")
-    placeholders(body)
+    placeholders(body, placeholders_of(name))
     return [NotificationTemplateSet(name, channel, body)]
 
 

@@ -62,6 +62,7 @@ V1_OPERATIONS = {
     ("/v1/invoices/{invoice_id}/refunds", "post"),
     ("/v1/ledger", "get"),
     ("/v1/payments/webhook/{provider}", "post"),
+    ("/v1/front-desk/day", "get"),
 }
 
 

@@ -105,9 +105,23 @@ def test_values_are_never_interpreted() -> None:
     assert templates.render("{patient_name}", hostile) == "{start.__class__}"
 
 
-def test_the_default_reminder_is_a_valid_template() -> None:
-    default = templates.DEFAULTS[templates.APPOINTMENT_REMINDER]
-    assert set(templates.placeholders(default.body)) == templates.PLACEHOLDERS
+@pytest.mark.parametrize("name", sorted(templates.DEFAULTS))
+def test_each_default_names_exactly_the_placeholders_it_is_rendered_with(name: str) -> None:
+    default = templates.DEFAULTS[name]
+    known = templates.PLACEHOLDERS_OF[name]
+    assert set(templates.placeholders(default.body, known)) == known
+    assert templates.set_template(name, default.channel, default.body)
+
+
+def test_a_built_in_template_refuses_the_placeholders_of_another() -> None:
+    with pytest.raises(Invalid, match=r"unknown placeholder \{amount\}") as e:
+        templates.set_template(templates.APPOINTMENT_REMINDER, "sms", "Pay {amount}")
+    assert e.value.field == "body"
+    with pytest.raises(Invalid, match=r"unknown placeholder \{start\}"):
+        templates.set_template(templates.PAYMENT_RECEIPT, "sms", "Paid at {start}")
+    receipt = "{patient_name}: {amount} {currency} on {invoice_id}"
+    assert templates.set_template(templates.PAYMENT_RECEIPT, "email", receipt)
+    assert templates.set_template("custom", "sms", "{start} {amount}")
 
 
 # Quiet hours

@@ -1,0 +1,220 @@
+"""GET /v1/front-desk/day: the day's appointments with patient, practitioner, visit and the
+payment of the visit's invoice; read-your-writes over every read model it joins; roles, bad
+input and tenant isolation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+from billing_helpers import CONSULT
+from dayflow_helpers import front_desk_day, reaction_passed, visit_invoice
+from e2e_helpers import act, assert_problem, book, create_patient, create_practitioner, error_fields
+from support import TenantFixture
+from visit_helpers import NOTE
+
+DAY = dt.date(2031, 5, 14)
+
+
+def at(hour: int, day: dt.date = DAY) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), dt.UTC)
+
+
+async def booked(
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    patient: dict[str, Any],
+    doctor: dict[str, Any],
+    start: dt.datetime,
+) -> dict[str, Any]:
+    r = await book(
+        client, tenant, patient["id"], doctor["id"], start, start + dt.timedelta(hours=1)
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def visit_from(
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    appointment: dict[str, Any],
+) -> dict[str, Any]:
+    await act(client, tenant, appointment["id"], "confirm")
+    r = await client.post(
+        "/v1/visits",
+        json={
+            "patient_id": appointment["patient_id"],
+            "practitioner_id": appointment["practitioner_id"],
+            "appointment_id": appointment["id"],
+        },
+        headers=tenant.as_role("RECEPTIONIST"),
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def call(
+    client: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str],
+    method: str = "POST",
+) -> dict[str, Any]:
+    r = await client.request(method, path, json=body, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+async def test_the_day_lists_its_appointments_in_order_with_who_and_what(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    patient = await create_patient(client, tenant, given_name="Ann", family_name="Lee")
+    doctor = await create_practitioner(client, tenant, "Dr. Grey")
+    late = await booked(client, tenant, patient, doctor, at(15))
+    early = await booked(client, tenant, patient, doctor, at(9))
+    await booked(client, tenant, patient, doctor, at(9, DAY + dt.timedelta(days=1)))
+    r = await front_desk_day(client, tenant, DAY, early["position"])
+    assert r.status_code == 200, r.text
+    assert int(r.headers["X-Projection-Position"]) >= early["position"]
+    body = r.json()
+    assert body["date"] == DAY.isoformat()
+    assert [x["appointment_id"] for x in body["items"]] == [early["id"], late["id"]]
+    item = body["items"][0]
+    assert item["status"] == "requested"
+    assert item["start"].startswith("2031-05-14T09:00:00")
+    assert item["patient"] == {"id": patient["id"], "name": "Ann Lee"}
+    assert item["practitioner"] == {"id": doctor["id"], "name": "Dr. Grey"}
+    assert item["visit"] is None
+    assert item["payment"] == {
+        "status": "none",
+        "invoice_id": None,
+        "currency": None,
+        "total": None,
+        "balance": None,
+    }
+
+
+async def test_min_position_of_a_visit_and_an_invoice_command_is_honoured(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """The positions come from commands on visits and invoices: the day must reflect them on
+    the first read, so it waits for those read models too, not only for appointments."""
+    patient = await create_patient(client, tenant)
+    doctor = await create_practitioner(client, tenant)
+    appointment = await booked(client, tenant, patient, doctor, at(10))
+    visit = await visit_from(client, tenant, appointment)
+    r = await front_desk_day(client, tenant, DAY, visit["position"])
+    (item,) = r.json()["items"]
+    assert item["visit"] == {"id": visit["id"], "status": "open"}
+    assert item["payment"]["status"] == "none"
+
+    invoice = await call(
+        client,
+        "/v1/invoices",
+        {"patient_id": patient["id"], "visit_id": visit["id"], "lines": [CONSULT]},
+        tenant.as_role("RECEPTIONIST"),
+    )
+    r = await front_desk_day(client, tenant, DAY, invoice["position"])
+    (item,) = r.json()["items"]
+    assert item["payment"] == {
+        "status": "draft",
+        "invoice_id": invoice["id"],
+        "currency": "USD",
+        "total": "80.00",
+        "balance": "80.00",
+    }
+
+
+async def test_the_invoice_billing_drafted_for_the_visit_is_the_one_shown(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    patient = await create_patient(client, tenant)
+    doctor = await create_practitioner(client, tenant)
+    appointment = await booked(client, tenant, patient, doctor, at(11))
+    visit = await visit_from(client, tenant, appointment)
+    vid = visit["id"]
+    by_hand = await call(
+        client,
+        "/v1/invoices",
+        {"patient_id": patient["id"], "visit_id": vid, "lines": [{**CONSULT, "code": "X"}]},
+        tenant.as_role("RECEPTIONIST"),
+    )
+    doctor_headers = tenant.as_role("DOCTOR", actor=doctor["id"])
+    await call(client, f"/v1/visits/{vid}/services", CONSULT, tenant.as_role("NURSE"))
+    await call(client, f"/v1/visits/{vid}/note", NOTE, doctor_headers, "PUT")
+    await call(client, f"/v1/visits/{vid}/sign-off", None, doctor_headers)
+    drafted = await visit_invoice(client, tenant, vid)
+    r = await front_desk_day(client, tenant, DAY)
+    (item,) = r.json()["items"]
+    assert item["visit"]["status"] == "signed"
+    assert item["payment"]["invoice_id"] == drafted["id"] != by_hand["id"]
+    assert item["payment"]["total"] == "80.00"
+
+
+async def test_a_visit_without_services_shows_no_invoice(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    patient = await create_patient(client, tenant)
+    doctor = await create_practitioner(client, tenant)
+    appointment = await booked(client, tenant, patient, doctor, at(12))
+    visit = await visit_from(client, tenant, appointment)
+    doctor_headers = tenant.as_role("DOCTOR", actor=doctor["id"])
+    await call(client, f"/v1/visits/{visit['id']}/note", NOTE, doctor_headers, "PUT")
+    signed = await call(client, f"/v1/visits/{visit['id']}/sign-off", None, doctor_headers)
+    await reaction_passed(client, tenant, "visit-invoice", signed["position"])
+    r = await front_desk_day(client, tenant, DAY, signed["position"])
+    (item,) = r.json()["items"]
+    assert item["visit"] == {"id": visit["id"], "status": "signed"}
+    assert item["payment"]["status"] == "none"
+
+
+async def test_a_position_no_read_model_reached_is_503(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    patient = await create_patient(client, tenant)
+    r = await front_desk_day(client, tenant, DAY, patient["position"] + 1_000_000)
+    assert_problem(r, 503, "PROJECTION_LAGGING")
+    assert r.headers["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize("role", ["PATIENT", "AUDITOR", "FINANCE_BILLING", "LAB_TECHNICIAN"])
+async def test_only_staff_read_the_day(
+    client: httpx.AsyncClient, tenant: TenantFixture, role: str
+) -> None:
+    r = await client.get(
+        "/v1/front-desk/day", params={"date": DAY.isoformat()}, headers=tenant.as_role(role)
+    )
+    assert_problem(r, 403, "FORBIDDEN")
+
+
+async def test_the_day_needs_credentials(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/front-desk/day", params={"date": DAY.isoformat()})
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize("params", [{}, {"date": "2031-02-30"}, {"date": "tomorrow"}])
+async def test_a_missing_or_bad_date_is_422_naming_it(
+    client: httpx.AsyncClient, tenant: TenantFixture, params: dict[str, str]
+) -> None:
+    r = await client.get(
+        "/v1/front-desk/day", params=params, headers=tenant.as_role("RECEPTIONIST")
+    )
+    assert error_fields(r) == {"date"}
+
+
+async def test_another_tenants_appointments_are_not_listed(
+    client: httpx.AsyncClient, tenant: TenantFixture, other_tenant: TenantFixture
+) -> None:
+    patient = await create_patient(client, tenant)
+    doctor = await create_practitioner(client, tenant)
+    mine = await booked(client, tenant, patient, doctor, at(13))
+    r = await front_desk_day(client, other_tenant, DAY, mine["position"])
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []
+    r = await front_desk_day(client, tenant, DAY, mine["position"])
+    assert [x["appointment_id"] for x in r.json()["items"]] == [mine["id"]]
