@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from backend.admissions.wards import WARD
 from backend.handling import CommandResult, CommandSession, Loaded
 from backend.kernel.errors import Invalid
 from backend.patients.model import PATIENT
+from backend.plugins.service import stream_data_given, with_warnings
 from backend.tenancy.policy import TenantPolicy
 from backend.tenancy.service import policy_of
 
@@ -39,6 +41,7 @@ async def admit(
     specialty: str | None,
     reason: str,
     admitted_at: dt.datetime | None,
+    specialty_data: dict[str, Any] | None = None,
 ) -> CommandResult:
     policy = await _hospital(session)
     at = model.valid_time("admitted_at", admitted_at, session.ctx.now, _late(policy))
@@ -58,7 +61,11 @@ async def admit(
         reason,
         at,
     )
-    return await _save(session, admission, decided, {ward_id: ward}, stay, at)
+    admitted = model.ADMISSION.fold(decided.admission)
+    captured = await stream_data_given(session, "admission", admitted, patient_id, specialty_data)
+    decided = dataclasses.replace(decided, admission=decided.admission + captured.events)
+    result = await _save(session, admission, decided, {ward_id: ward}, stay, at)
+    return with_warnings(result, captured)
 
 
 async def transfer(
