@@ -38,7 +38,7 @@ async def enable_specialties(session: CommandSession, names: list[str]) -> Comma
     for i, name in enumerate(names):
         if name not in loaded.plugins:
             why = "is invalid (see GET /v1/specialties)" if name in loaded.problems else "unknown"
-            raise Invalid(f"specialties[{i}]", f"specialty {name!r} {why}")
+            raise Invalid(f"specialties.{i}", f"specialty {name!r} {why}")
     tenant = await session.load(tenancy.TENANT, session.tenant_id, conditional=True)
     session.note_plugins({name: loaded.plugins[name].version for name in names})
     return await session.save(tenant, tenancy.enable_specialties(tenant.state, names))
