@@ -76,9 +76,7 @@ async def test_enabling_specialties_is_for_clinic_admins_and_known_plugins(
         headers=tenant.as_role("DOCTOR"),
     )
     assert_problem(r, 403, "FORBIDDEN")
-    assert error_fields(await enable(client, tenant, "cardiac", "dermatology")) == {
-        "specialties.1"
-    }
+    assert error_fields(await enable(client, tenant, "cardiac", "dermatology")) == {"specialties.1"}
     assert error_fields(await enable(client, tenant, "Bad Name")) == {"specialties.0"}
     r = await enable(client, tenant, "cardiac")
     assert r.status_code == 200, r.text

@@ -34,6 +34,9 @@ from backend.kernel.events import DomainEvent, revive, to_data
 from backend.notifications import model as notifications
 from backend.notifications import templates
 from backend.patients import model as patients
+from backend.plugins import capture
+from backend.plugins.loading import load_plugin
+from backend.plugins.registry import DEFAULT_DIR as PLUGINS_DIR
 from backend.scheduling import model as scheduling
 from backend.scheduling.schedule import SCHEDULE, DaySchedule
 from backend.tenancy import model as tenancy
@@ -115,7 +118,11 @@ def _tenant_commands() -> list[Command]:
         )
         return tenancy.change_policy(state, changes)
 
-    return [create, change]
+    def specialties(state: Any, draw: Draw) -> list[DomainEvent]:
+        chosen = draw(st.lists(st.sampled_from(["cardiac", "orthopedics"]), unique=True))
+        return tenancy.enable_specialties(state, chosen)
+
+    return [create, change, specialties]
 
 
 def _practitioner_commands() -> list[Command]:
@@ -150,6 +157,26 @@ def _schedule_commands() -> list[Command]:
     return [reserve, release]
 
 
+PLUGINS = {name: load_plugin(PLUGINS_DIR / name) for name in ("cardiac", "orthopedics")}
+
+
+def _specialty_commands(target: str) -> list[Command]:
+    """Specialty data (with the calculations it triggers) and specialty events."""
+
+    def data(state: Any, draw: Draw) -> list[DomainEvent]:
+        values = {"weight_kg": draw(st.integers(40, 150)), "height_cm": draw(st.integers(150, 200))}
+        return capture.stream_data(PLUGINS, target, state, {"orthopedics": values}, {}, {}).events
+
+    def event(state: Any, draw: Draw) -> list[DomainEvent]:
+        outcome = draw(st.sampled_from(["completed", "abandoned"]))
+        fields = {"access_site": "radial", "outcome": outcome, "ejection_fraction": 41.5}
+        return capture.specialty_event(
+            PLUGINS["cardiac"], target, state, "catheterization", fields, ID, BASE, {}, {}
+        ).events
+
+    return [data, event]
+
+
 def _visit_commands() -> list[Command]:
     note = st.fixed_dictionaries({s: names for s in visits.NOTE_SECTIONS})
     order = uuid.UUID(int=7)
@@ -178,6 +205,7 @@ def _visit_commands() -> list[Command]:
         lambda s, d: visits.report_result(
             s, order, "13", None, None, d(st.booleans()), None, d(moments)
         ),
+        *_specialty_commands("visit"),
     ]
 
 
@@ -207,7 +235,7 @@ def _admission_commands() -> list[Command]:
         disposition = draw(st.sampled_from(sorted(admissions.DISPOSITIONS)))
         return admissions.discharge(state, disposition, None, LATER).admission
 
-    return [admit, transfer, discharge]
+    return [admit, transfer, discharge, *_specialty_commands("admission")]
 
 
 def _ward_commands() -> list[Command]:
