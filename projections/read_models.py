@@ -13,6 +13,7 @@ from backend.billing.projections import INVOICES, LEDGER
 from backend.encounters.projections import VISITS
 from backend.notifications.projections import NOTIFICATIONS
 from backend.patients.model import PATIENT, Patient
+from backend.plugins.projections import CHECKLISTS
 from backend.scheduling.model import APPOINTMENT, Appointment
 from backend.tenancy.model import PRACTITIONER, Practitioner
 from projections.daily_activity import DAILY_ACTIVITY
@@ -115,4 +116,5 @@ ALL: tuple[TableProjection, ...] = (
     NOTIFICATIONS,
     INVOICES,
     LEDGER,
+    CHECKLISTS,
 )

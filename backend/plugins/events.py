@@ -48,3 +48,39 @@ class CalculationRecorded(DomainEvent):
     version: str
     inputs: dict[str, Any]
     result: str
+
+
+@register
+@dataclass(frozen=True)
+class ChecklistStarted(DomainEvent):
+    """On a checklist stream: a plugin workflow started for an admission or a visit. Each step
+    is {id, type, label, required, approvers, done, by, at}."""
+
+    checklist_id: UUID
+    plugin: str
+    plugin_version: str
+    workflow: str
+    name: str
+    patient_id: UUID
+    subject_type: str
+    subject_id: UUID
+    steps: tuple[dict[str, Any], ...]
+
+
+@register
+@dataclass(frozen=True)
+class ChecklistStepCompleted(DomainEvent):
+    """A checkbox ticked or an approval given, by `by` (the actor)."""
+
+    checklist_id: UUID
+    step: str
+    by: str
+    completed_at: dt.datetime
+
+
+@register
+@dataclass(frozen=True)
+class ChecklistCompleted(DomainEvent):
+    """Every required step is done."""
+
+    checklist_id: UUID

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import json_response
+from backend.api.reads import MinPosition, json_response, read_model, read_model_response
 from backend.api.types import Instant, Text
 from backend.auth.principal import BACK_OFFICE, STAFF, Principal, Role
 from backend.kernel.errors import NotFound
 from backend.loading import fold_stream
 from backend.plugins import registry, service
 from backend.plugins.config import ui_config
+from backend.plugins.projections import CHECKLISTS, checklist_view
 from backend.tenancy.model import TENANT
 
 router = APIRouter(prefix="/v1", tags=["specialties"])
@@ -111,6 +112,45 @@ async def _record(
             s, target, stream_id, body.plugin, body.type, body.data, body.occurred_at, record_id
         ),
     )
+
+
+@router.post("/checklists/{checklist_id}/steps/{step}")
+async def complete_step(
+    checklist_id: UUID,
+    step: Name,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.DOCTOR, Role.NURSE, Role.CLINIC_ADMIN))],
+) -> Response:
+    """Tick a checkbox step or give an approval (approvers restricted by the step's roles:
+    403 NOT_AN_APPROVER)."""
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.complete_step(s, checklist_id, step),
+    )
+
+
+@router.get("/checklists")
+async def list_checklists(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*STAFF, Role.AUDITOR))],
+    patient_id: UUID | None = None,
+    subject_id: Annotated[UUID | None, Query(description="an admission or visit id")] = None,
+    status: Literal["open", "complete"] | None = None,
+    min_position: MinPosition = None,
+) -> Response:
+    """Checklists by patient and/or admission or visit, optionally only open ones."""
+    async with read_model(request, principal, CHECKLISTS.name, min_position) as (conn, at):
+        rows = await conn.fetch(
+            "SELECT * FROM rm_checklists WHERE ($1::uuid IS NULL OR patient_id = $1)"
+            " AND ($2::uuid IS NULL OR subject_id = $2)"
+            " AND ($3::text IS NULL OR status = $3) ORDER BY plugin, workflow, checklist_id",
+            patient_id,
+            subject_id,
+            status,
+        )
+    return read_model_response({"items": [checklist_view(r) for r in rows]}, at)
 
 
 async def _enabled(request: Request, principal: Principal) -> frozenset[str]:

@@ -10,12 +10,13 @@ from uuid import UUID
 
 from backend.admissions.model import ADMISSION
 from backend.encounters.model import VISIT
-from backend.handling import CommandResult, CommandSession
+from backend.handling import CommandResult, CommandSession, Loaded
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.clinical_time import occurred_at
 from backend.kernel.errors import Conflict, Invalid, NotFound
+from backend.kernel.events import DomainEvent
 from backend.patients.model import PATIENT, Patient
-from backend.plugins import capture, registry
+from backend.plugins import capture, registry, workflows
 from backend.plugins.capture import Capture
 from backend.plugins.folding import HasSpecialty
 from backend.plugins.model import Plugin, age_years
@@ -109,8 +110,47 @@ async def record_event(
         plugin, target, state, event_type, data, record_id, at, core, patient_data
     )
     _noted(session, decided)
-    result = await session.save(loaded, decided.events, occurred_at=at)
+    assert state.patient_id is not None
+    started = await checklists_started(
+        session, [plugin_name], {"event": event_type}, state.patient_id, target, stream_id
+    )
+    result = await session.save(loaded, decided.events, started, occurred_at=at)
     return with_warnings(result, decided, record_id=record_id)
+
+
+async def checklists_started(
+    session: CommandSession,
+    names: list[str],
+    trigger: dict[str, Any],
+    patient_id: UUID,
+    subject_type: str,
+    subject_id: UUID,
+) -> dict[UUID, tuple[Loaded[Any], list[DomainEvent]]]:
+    """The checklists of the named enabled plugins whose workflows this trigger starts, as
+    `others` for CommandSession.save."""
+    plugins = await enabled_plugins(session)
+    started: dict[UUID, tuple[Loaded[Any], list[DomainEvent]]] = {}
+    for name in dict.fromkeys(names):
+        if name not in plugins:
+            continue
+        for workflow in workflows.triggered(plugins[name], trigger):
+            stream_id = workflows.checklist_id(subject_id, name, workflow["id"])
+            loaded = await session.load(workflows.CHECKLIST, stream_id)
+            events = workflows.start(
+                loaded.state, plugins[name], workflow, patient_id, subject_type, subject_id
+            )
+            if events:
+                session.note_plugins({name: plugins[name].version})
+                started[stream_id] = (loaded, events)
+    return started
+
+
+async def complete_step(session: CommandSession, checklist_id: UUID, step: str) -> CommandResult:
+    checklist = await session.load(workflows.CHECKLIST, checklist_id, conditional=True)
+    principal = session.ctx.principal
+    roles = frozenset(str(r) for r in principal.roles)
+    events = workflows.complete_step(checklist.state, step, principal.actor, roles, session.ctx.now)
+    return await session.save(checklist, events)
 
 
 def with_warnings(result: CommandResult, decided: Capture, **extra: Any) -> CommandResult:

@@ -339,3 +339,75 @@ async def test_the_readiness_check_reports_plugins(client: httpx.AsyncClient) ->
     assert r.json()["plugins"]["loaded"] == {"cardiac": "1.2.0", "orthopedics": "1.0.0"}
     r = await client.post("/v1/specialties/reload", headers=bearer(["CLINIC_ADMIN"]))
     assert_problem(r, 403, "FORBIDDEN")
+
+
+async def checklists(
+    client: httpx.AsyncClient, tenant: TenantFixture, position: int, **params: str
+) -> list[dict[str, Any]]:
+    r = await client.get(
+        "/v1/checklists",
+        params={**params, "min_position": position},
+        headers=tenant.as_role("NURSE"),
+    )
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+async def step(
+    client: httpx.AsyncClient, tenant: TenantFixture, checklist_id: str, name: str, role: str
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/checklists/{checklist_id}/steps/{name}", headers=tenant.as_role(role)
+    )
+
+
+async def test_an_admission_starts_the_pre_op_checklist_and_a_cabg_the_discharge_one(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant, patient_id, r = await _hospital_admission(client, ("cardiac",), specialty="cardiac")
+    assert r.status_code == 201, r.text
+    admission_id = r.json()["id"]
+    [pre_op] = await checklists(client, tenant, r.json()["position"], patient_id=patient_id)
+    assert (pre_op["workflow"], pre_op["status"], pre_op["subject_id"]) == (
+        "pre_op_checklist",
+        "open",
+        admission_id,
+    )
+    assert pre_op["plugin_version"] == "1.2.0"
+    for name in ("consent_signed", "type_and_screen"):
+        assert (await step(client, tenant, pre_op["id"], name, "NURSE")).status_code == 200
+    r = await step(client, tenant, pre_op["id"], "consent_signed", "NURSE")
+    assert_problem(r, 409, "STEP_DONE")
+    r = await step(client, tenant, pre_op["id"], "cardiology_clearance", "NURSE")
+    assert_problem(r, 403, "NOT_AN_APPROVER")
+    assert_problem(await step(client, tenant, pre_op["id"], "nope", "NURSE"), 404, "NOT_FOUND")
+    r = await step(client, tenant, pre_op["id"], "cardiology_clearance", "DOCTOR")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "complete", "the optional dental clearance is not needed"
+    stored = await history(client, tenant, "checklist", pre_op["id"])
+    assert [e["type"] for e in stored] == [
+        "ChecklistStarted",
+        "ChecklistStepCompleted",
+        "ChecklistStepCompleted",
+        "ChecklistStepCompleted",
+        "ChecklistCompleted",
+    ]
+    assert stored[-2]["data"]["step"] == "cardiology_clearance"
+    open_ones = await checklists(
+        client, tenant, r.json()["position"], subject_id=admission_id, status="open"
+    )
+    assert open_ones == []
+
+    assert (await record(client, tenant, admission_id, CATH)).status_code == 200
+    r = await record(client, tenant, admission_id, CABG)
+    assert r.status_code == 200, r.text
+    [discharge] = await checklists(client, tenant, r.json()["position"], status="open")
+    assert discharge["workflow"] == "discharge_readiness"
+    assert discharge["steps"][0]["id"] == "pain_controlled"
+
+
+async def test_no_checklist_without_the_specialty_enabled(client: httpx.AsyncClient) -> None:
+    tenant, patient_id, r = await _hospital_admission(client, (), specialty="cardiac")
+    assert r.status_code == 201, r.text
+    assert await checklists(client, tenant, r.json()["position"], patient_id=patient_id) == []

@@ -65,6 +65,9 @@ from backend.notifications.events import (
 from backend.patients.events import PatientDetailsChanged, PatientErased, PatientRegistered
 from backend.plugins.events import (
     CalculationRecorded,
+    ChecklistCompleted,
+    ChecklistStarted,
+    ChecklistStepCompleted,
     SpecialtyDataRecorded,
     SpecialtyEventRecorded,
 )
@@ -94,6 +97,19 @@ START = dt.datetime(2026, 3, 1, 9, 15, 30, 123456, tzinfo=PLUS_2)
 END = dt.datetime(2026, 3, 1, 10, 0, tzinfo=PLUS_2)
 
 SAMPLES: list[DomainEvent] = [
+    ChecklistStarted(
+        A,
+        "cardiac",
+        "1.2.0",
+        "pre_op_checklist",
+        "Pre-operative checklist",
+        B,
+        "admission",
+        C,
+        ({"id": "consent", "type": "approval", "approvers": ["DOCTOR"], "done": False},),
+    ),
+    ChecklistStepCompleted(A, "consent", "doc-1", START),
+    ChecklistCompleted(A),
     TenantSpecialtiesEnabled(("cardiac", "orthopedics")),
     TenantSpecialtiesEnabled(()),
     SpecialtyDataRecorded("cardiac", "1.2.0", {"ejection_fraction": 42.5, "nyha_class": "II"}),

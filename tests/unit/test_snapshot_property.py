@@ -34,7 +34,7 @@ from backend.kernel.events import DomainEvent, revive, to_data
 from backend.notifications import model as notifications
 from backend.notifications import templates
 from backend.patients import model as patients
-from backend.plugins import capture
+from backend.plugins import capture, workflows
 from backend.plugins.loading import load_plugin
 from backend.plugins.registry import DEFAULT_DIR as PLUGINS_DIR
 from backend.scheduling import model as scheduling
@@ -175,6 +175,18 @@ def _specialty_commands(target: str) -> list[Command]:
         ).events
 
     return [data, event]
+
+
+def _checklist_commands() -> list[Command]:
+    cardiac = PLUGINS["cardiac"]
+    [pre_op] = workflows.triggered(cardiac, {"admission": True})
+    steps = [s["id"] for s in pre_op["steps"]]
+
+    def tick(state: Any, draw: Draw) -> list[DomainEvent]:
+        roles = frozenset({draw(st.sampled_from(["NURSE", "DOCTOR"]))})
+        return workflows.complete_step(state, draw(st.sampled_from(steps)), "x", roles, BASE)
+
+    return [lambda s, d: workflows.start(s, cardiac, pre_op, ID, "admission", ID), tick]
 
 
 def _visit_commands() -> list[Command]:
@@ -385,6 +397,7 @@ COMMANDS: dict[str, Callable[[], list[Command]]] = {
     wards.WARD.stream_type: _ward_commands,
     STAY.stream_type: _stay_commands,
     visits.VISIT.stream_type: _visit_commands,
+    workflows.CHECKLIST.stream_type: _checklist_commands,
     patients.PATIENT.stream_type: _patient_commands,
     scheduling.APPOINTMENT.stream_type: _appointment_commands,
     tenancy.TENANT.stream_type: _tenant_commands,
