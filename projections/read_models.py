@@ -32,6 +32,7 @@ def _patient_row(p: Patient) -> dict[str, Any]:
         "email": p.email,
         "specialty_data": p.specialty_data,
         "erased": p.erased,
+        "calculations": p.calculations,
     }
 
 
@@ -46,6 +47,7 @@ def _patient(r: asyncpg.Record) -> Patient:
         r["email"],
         r["specialty_data"],
         r["erased"],
+        r["calculations"],
     )
 
 

@@ -44,13 +44,18 @@ def specialty_changes(state: HasSpecialty, event: DomainEvent) -> dict[str, Any]
             }
             return {"specialty_events": (*state.specialty_events, recorded)}
         case CalculationRecorded():
-            key = f"{event.plugin}.{event.calculator}"
-            calculation = {
-                "plugin": event.plugin,
-                "calculator": event.calculator,
-                "version": event.version,
-                "inputs": event.inputs,
-                "result": event.result,
-            }
-            return {"calculations": {**state.calculations, key: calculation}}
+            return {"calculations": with_calculation(state.calculations, event)}
     return {}
+
+
+def with_calculation(calculations: dict[str, Any], event: CalculationRecorded) -> dict[str, Any]:
+    """The latest result per calculator, keyed "<plugin>.<calculator>"."""
+    key = f"{event.plugin}.{event.calculator}"
+    entry = {
+        "plugin": event.plugin,
+        "calculator": event.calculator,
+        "version": event.version,
+        "inputs": event.inputs,
+        "result": event.result,
+    }
+    return {**calculations, key: entry}

@@ -1,5 +1,5 @@
-"""Specialty plugins: the plugin values, events and calculations of visits and admissions, and
-the rm_checklists read model (plugin workflows).
+"""Specialty plugins: the plugin values, events and calculations of visits and admissions, the
+calculations of patients, and the rm_checklists read model (plugin workflows).
 
 Revision ID: 0011
 Revises: 0009
@@ -53,12 +53,14 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON {TABLE} TO caretrail_projector;
 
 def upgrade() -> None:
     execute_script(
-        f"ALTER TABLE rm_visits {COLUMNS};\nALTER TABLE rm_admissions {COLUMNS};\n{CHECKLISTS}"
+        f"ALTER TABLE rm_visits {COLUMNS};\nALTER TABLE rm_admissions {COLUMNS};\n"
+        "ALTER TABLE rm_patients ADD COLUMN calculations jsonb NOT NULL DEFAULT '{}';\n"
+        f"{CHECKLISTS}"
     )
 
 
 def downgrade() -> None:
     execute_script(
-        f"DROP TABLE {TABLE};\n"
+        f"DROP TABLE {TABLE};\nALTER TABLE rm_patients DROP COLUMN calculations;\n"
         f"ALTER TABLE rm_visits {DROP_COLUMNS};\nALTER TABLE rm_admissions {DROP_COLUMNS};"
     )

@@ -177,6 +177,13 @@ async def test_cha2ds2_vasc_is_calculated_when_its_inputs_change(
         if e["type"] == "CalculationRecorded"
     ]
     assert results == ["7", "8"], "an unrelated field does not recalculate"
+    r = await client.get(
+        f"/v1/patients/{patient_id}",
+        params={"min_position": r.json()["position"]},
+        headers=tenant.as_role("DOCTOR"),
+    )
+    latest = r.json()["calculations"]["cardiac.cha2ds2_vasc"]
+    assert (latest["result"], latest["version"], latest["inputs"]["diabetes"]) == ("8", "1.0", True)
 
 
 async def _hospital_admission(

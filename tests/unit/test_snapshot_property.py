@@ -75,7 +75,11 @@ def _patient_commands() -> list[Command]:
         )
         return patients.change_details(state, {field: value}, TODAY)
 
-    return [register, change, change]
+    def calculate(state: Any, draw: Draw) -> list[DomainEvent]:
+        values = {"weight_kg": draw(st.integers(40, 150)), "height_cm": 170}
+        return capture.patient_data(PLUGINS, {}, {"orthopedics": values}, {}, {}).events
+
+    return [register, change, change, calculate]
 
 
 def _appointment_commands() -> list[Command]:
