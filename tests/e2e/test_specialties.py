@@ -418,3 +418,29 @@ async def test_no_checklist_without_the_specialty_enabled(client: httpx.AsyncCli
     tenant, patient_id, r = await _hospital_admission(client, (), specialty="cardiac")
     assert r.status_code == 201, r.text
     assert await checklists(client, tenant, r.json()["position"], patient_id=patient_id) == []
+
+
+async def test_checklists_and_specialty_events_stay_in_their_tenant(
+    client: httpx.AsyncClient, other_tenant: TenantFixture
+) -> None:
+    tenant, patient_id, r = await _hospital_admission(client, ("cardiac",), specialty="cardiac")
+    admission_id = r.json()["id"]
+    position = r.json()["position"]
+    [pre_op] = await checklists(client, tenant, position, patient_id=patient_id)
+    r = await step(client, other_tenant, pre_op["id"], "consent_signed", "NURSE")
+    assert_problem(r, 404, "NOT_FOUND")
+    assert await checklists(client, other_tenant, position, patient_id=patient_id) == []
+    r = await record(client, other_tenant, admission_id, CATH)
+    assert_problem(r, 404, "NOT_FOUND")
+
+
+async def test_no_specialty_event_after_discharge(client: httpx.AsyncClient) -> None:
+    tenant, _, r = await _hospital_admission(client, ("cardiac",))
+    admission_id = r.json()["id"]
+    r = await client.post(
+        f"/v1/admissions/{admission_id}/discharge",
+        json={"disposition": "home"},
+        headers=tenant.as_role("DOCTOR"),
+    )
+    assert r.status_code == 200, r.text
+    assert_problem(await record(client, tenant, admission_id, CATH), 409, "ADMISSION_CLOSED")
