@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import structlog
@@ -34,6 +35,8 @@ from backend.eventstore.snapshots import SnapshotPolicy
 from backend.frontdesk.router import router as front_desk_router
 from backend.notifications.router import router as notifications_router
 from backend.patients.router import router as patients_router
+from backend.plugins import registry as plugin_registry
+from backend.plugins.router import router as plugins_router
 from backend.privacy import keys
 from backend.reactions.router import router as reactions_router
 from backend.reactions.workers import Workers
@@ -101,6 +104,11 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
     app.state.settings = settings
     keys.configure(settings.master_key_bytes)
     app.state.gateway = FakeGateway(settings.payment_webhook_secrets)
+    plugins = plugin_registry.PluginRegistry(
+        Path(settings.plugins_dir) if settings.plugins_dir else plugin_registry.DEFAULT_DIR
+    )
+    plugins.reload()
+    plugin_registry.install(plugins)
     problems.install(app)
 
     @app.exception_handler(Exception)
@@ -129,6 +137,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         billing_reads_router,
         payments_router,
         front_desk_router,
+        plugins_router,
     ):
         app.include_router(router)
     app.include_router(temporal.router)

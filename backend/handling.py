@@ -88,6 +88,12 @@ class CommandSession:
         self.conn = conn
         self.tenant_id = tenant_id
         self.ctx = ctx
+        self.plugins: dict[str, str] = {}
+        """Specialty plugins (name -> version) the command captured values under; recorded in
+        the metadata of every event it appends (see backend/plugins)."""
+
+    def note_plugins(self, versions: dict[str, str]) -> None:
+        self.plugins.update(versions)
 
     async def load(
         self, aggregate: Aggregate[S], stream_id: UUID, *, conditional: bool = False
@@ -151,6 +157,8 @@ class CommandSession:
         self, loaded: Loaded[Any], events: list[DomainEvent], occurred_at: dt.datetime
     ) -> StreamAppend:
         metadata = self.ctx.metadata()
+        if self.plugins:
+            metadata["plugins"] = dict(sorted(self.plugins.items()))
         new = []
         for e in events:
             event_id, data = uuid4(), to_data(e)

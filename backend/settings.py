@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Check-in window defaults for new tenants, in minutes around the appointment start.
     checkin_opens_before_min: int = 30
     checkin_closes_after_min: int = 120
+    # Specialty plugins: one folder per plugin with its manifest.yaml (unset: the repository's
+    # plugins/ folder).
+    plugins_dir: str | None = Field(default=None, validation_alias="CARETRAIL_PLUGINS_DIR")
     # Snapshot a stream every N events, per stream type, JSON: {"default": 100, "visit": 50}.
     snapshot_every: dict[str, int] = Field(
         default_factory=lambda: {"default": 100}, validation_alias="CARETRAIL_SNAPSHOT_EVERY"

@@ -13,6 +13,7 @@ from backend.billing.projections import INVOICES, LEDGER
 from backend.encounters.projections import VISITS
 from backend.notifications.projections import NOTIFICATIONS
 from backend.patients.model import PATIENT, Patient
+from backend.plugins.projections import CHECKLISTS
 from backend.scheduling.model import APPOINTMENT, Appointment
 from backend.tenancy.model import PRACTITIONER, Practitioner
 from projections.daily_activity import DAILY_ACTIVITY
@@ -31,6 +32,7 @@ def _patient_row(p: Patient) -> dict[str, Any]:
         "email": p.email,
         "specialty_data": p.specialty_data,
         "erased": p.erased,
+        "calculations": p.calculations,
     }
 
 
@@ -45,6 +47,7 @@ def _patient(r: asyncpg.Record) -> Patient:
         r["email"],
         r["specialty_data"],
         r["erased"],
+        r["calculations"],
     )
 
 
@@ -115,4 +118,5 @@ ALL: tuple[TableProjection, ...] = (
     NOTIFICATIONS,
     INVOICES,
     LEDGER,
+    CHECKLISTS,
 )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from uuid import UUID
 
 import asyncpg
 import httpx
 from support import TenantFixture
 
+from backend.plugins.workflows import checklist_id
 from projections.read_models import ALL
 
 
@@ -84,9 +86,12 @@ async def _visit(
 async def _admissions(
     client: httpx.AsyncClient, tenant: TenantFixture, patients: list[str], rng: random.Random
 ) -> int:
-    """The tenant turns hospital, admits three patients, transfers one and discharges one."""
+    """The tenant turns hospital with the cardiac specialty, admits three patients (each
+    starting a pre-operative checklist), transfers one, discharges one and ticks a checklist
+    step of the third."""
     admin = tenant.as_role("CLINIC_ADMIN")
     await client.patch("/v1/tenant/policy", json={"kind": "hospital"}, headers=admin)
+    await client.put("/v1/tenant/specialties", json={"specialties": ["cardiac"]}, headers=admin)
     ward = (
         await client.post(
             "/v1/wards", json={"name": "W", "beds": ["1", "2", "3", "4"]}, headers=admin
@@ -94,7 +99,14 @@ async def _admissions(
     ).json()
     admitted = []
     for patient, bed in zip(rng.sample(patients, k=3), ["1", "2", "3"], strict=True):
-        body = {"patient_id": patient, "ward_id": ward["id"], "bed": bed, "reason": "observation"}
+        body = {
+            "patient_id": patient,
+            "ward_id": ward["id"],
+            "bed": bed,
+            "reason": "observation",
+            "specialty": "cardiac",
+            "specialty_data": {"cardiac": {"ejection_fraction": rng.randint(20, 70)}},
+        }
         admitted.append((await client.post("/v1/admissions", json=body, headers=admin)).json())
     doctor = tenant.as_role("DOCTOR")
     moved = await client.post(
@@ -107,7 +119,11 @@ async def _admissions(
         json={"disposition": "home"},
         headers=doctor,
     )
-    return max(moved.json()["position"], done.json()["position"])
+    checklist = checklist_id(UUID(admitted[2]["id"]), "cardiac", "pre_op_checklist")
+    ticked = await client.post(
+        f"/v1/checklists/{checklist}/steps/consent_signed", headers=tenant.as_role("NURSE")
+    )
+    return max(moved.json()["position"], done.json()["position"], ticked.json()["position"])
 
 
 async def _bill(

@@ -27,6 +27,12 @@ from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.clinical_time import occurred_at
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
+from backend.plugins.events import (
+    CalculationRecorded,
+    SpecialtyDataRecorded,
+    SpecialtyEventRecorded,
+)
+from backend.plugins.folding import specialty_changes
 
 DISPOSITIONS = frozenset(
     {"home", "transfer", "rehabilitation", "against_medical_advice", "deceased"}
@@ -50,6 +56,9 @@ class Admission:
     discharged_at: dt.datetime | None = None
     disposition: str | None = None
     summary: str | None = None
+    specialty_data: dict[str, Any] = field(default_factory=dict)
+    specialty_events: tuple[dict[str, Any], ...] = ()
+    calculations: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,8 @@ def evolve(state: Admission, event: DomainEvent) -> Admission:
                 disposition=event.disposition,
                 summary=event.summary,
             )
+        case SpecialtyDataRecorded() | SpecialtyEventRecorded() | CalculationRecorded():
+            return dataclasses.replace(state, **specialty_changes(state, event))
     return state
 
 
@@ -239,4 +250,4 @@ def _open(state: Admission) -> tuple[UUID, UUID]:
     return state.id, state.patient_id
 
 
-ADMISSION = register_aggregate(Aggregate("admission", Admission, evolve, view))
+ADMISSION = register_aggregate(Aggregate("admission", Admission, evolve, view, snapshot_version=2))

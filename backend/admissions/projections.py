@@ -30,6 +30,9 @@ def _admission_row(a: Admission) -> dict[str, Any]:
         "summary": a.summary,
         "los_days": None if los is None else los.days,
         "los_hours": None if los is None else los.hours,
+        "specialty_data": a.specialty_data,
+        "specialty_events": a.specialty_events,
+        "calculations": a.calculations,
     }
 
 
@@ -48,6 +51,9 @@ def _admission(r: asyncpg.Record) -> Admission:
         r["discharged_at"],
         r["disposition"],
         r["summary"],
+        r["specialty_data"],
+        tuple(r["specialty_events"]),
+        r["calculations"],
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Request
@@ -43,6 +43,9 @@ class NewAdmission(BaseModel):
     reason: Text = Field(min_length=1, max_length=500)
     admitted_at: Instant | None = Field(
         default=None, description="when the patient was admitted, if earlier (tenant policy)"
+    )
+    specialty_data: dict[str, Any] | None = Field(
+        default=None, description="{plugin: {field: value}} for the tenant's enabled specialties"
     )
 
 
@@ -95,6 +98,7 @@ async def admit(body: NewAdmission, request: Request, principal: Admitting) -> R
             body.specialty,
             body.reason,
             body.admitted_at,
+            body.specialty_data,
         ),
         status_code=201,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 from uuid import UUID
@@ -11,7 +12,9 @@ from backend.admissions.stays import STAY, stay_stream_id
 from backend.admissions.wards import WARD
 from backend.handling import CommandResult, CommandSession, Loaded
 from backend.kernel.errors import Invalid
+from backend.kernel.events import DomainEvent
 from backend.patients.model import PATIENT
+from backend.plugins.service import checklists_started, stream_data_given, with_warnings
 from backend.tenancy.policy import TenantPolicy
 from backend.tenancy.service import policy_of
 
@@ -39,6 +42,7 @@ async def admit(
     specialty: str | None,
     reason: str,
     admitted_at: dt.datetime | None,
+    specialty_data: dict[str, Any] | None = None,
 ) -> CommandResult:
     policy = await _hospital(session)
     at = model.valid_time("admitted_at", admitted_at, session.ctx.now, _late(policy))
@@ -58,7 +62,15 @@ async def admit(
         reason,
         at,
     )
-    return await _save(session, admission, decided, {ward_id: ward}, stay, at)
+    admitted = model.ADMISSION.fold(decided.admission)
+    captured = await stream_data_given(session, "admission", admitted, patient_id, specialty_data)
+    decided = dataclasses.replace(decided, admission=decided.admission + captured.events)
+    specialties = [*([specialty] if specialty else []), *(specialty_data or {})]
+    checklists = await checklists_started(
+        session, specialties, {"admission": True}, patient_id, "admission", admission_id
+    )
+    result = await _save(session, admission, decided, {ward_id: ward}, stay, at, checklists)
+    return with_warnings(result, captured)
 
 
 async def transfer(
@@ -112,9 +124,12 @@ async def _save(
     loaded_wards: dict[UUID, Loaded[Any]],
     stay: Loaded[Any] | None,
     occurred_at: dt.datetime | None,
+    checklists: dict[UUID, tuple[Loaded[Any], list[DomainEvent]]] | None = None,
 ) -> CommandResult:
-    """Append the admission's events (at their valid time) with every other stream's."""
+    """Append the admission's events (at their valid time) with every other stream's
+    (wards, the patient's stay, checklists the admission starts)."""
     others = {w: (loaded_wards[w], events) for w, events in decided.wards.items()}
+    others.update(checklists or {})
     if stay is not None:
         others[stay.stream_id] = (stay, decided.stay)
     return await session.save(admission, decided.admission, others, occurred_at=occurred_at)

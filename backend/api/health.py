@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from backend.api.reads import json_response
 from backend.eventstore.migrate import current_revision, head_revision
+from backend.plugins import registry
 
 router = APIRouter(tags=["operations"])
 
@@ -32,10 +35,22 @@ async def ready(request: Request) -> Response:
         checks["migrations"] = "unknown"
     checks["projections"] = await _projections(request)
     ok = all(checks[k] == "ok" for k in ("database", "migrations", "projections"))
-    body = {"status": "ready" if ok else "not ready", "checks": checks}
+    body = {"status": "ready" if ok else "not ready", "checks": checks, "plugins": _plugins()}
     response = json_response(body)
     response.status_code = 200 if ok else 503
     return response
+
+
+def _plugins() -> dict[str, Any]:
+    """Informative only: an invalid plugin is skipped, it does not make the API unready."""
+    catalog = registry.active().catalog
+    return {
+        "loaded": {name: plugin.version for name, plugin in sorted(catalog.plugins.items())},
+        "invalid": {
+            name: [p.as_dict() for p in problems]
+            for name, problems in sorted(catalog.problems.items())
+        },
+    }
 
 
 async def _projections(request: Request) -> str:

@@ -128,4 +128,5 @@ def _history_entry(e: RecordedEvent) -> dict[str, Any]:
         "request_id": e.metadata.get("request_id"),
         "correlation_id": e.metadata.get("correlation_id"),
         "causation_id": e.metadata.get("causation_id"),
+        "plugins": e.metadata.get("plugins", {}),
     }

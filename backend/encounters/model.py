@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -31,6 +31,12 @@ from backend.encounters.vitals import Readings, check_readings, readings_view
 from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.kernel.events import DomainEvent
+from backend.plugins.events import (
+    CalculationRecorded,
+    SpecialtyDataRecorded,
+    SpecialtyEventRecorded,
+)
+from backend.plugins.folding import specialty_changes
 from backend.scheduling.model import Appointment
 
 NOTE_SECTIONS = ("subjective", "objective", "assessment", "plan")
@@ -61,6 +67,9 @@ class Visit:
     prescriptions: tuple[dict[str, Any], ...] = ()
     lab_orders: tuple[dict[str, Any], ...] = ()
     addenda: tuple[dict[str, Any], ...] = ()
+    specialty_data: dict[str, Any] = field(default_factory=dict)
+    specialty_events: tuple[dict[str, Any], ...] = ()
+    calculations: dict[str, Any] = field(default_factory=dict)
 
 
 def visit_id_for(appointment_id: UUID) -> UUID:
@@ -122,6 +131,8 @@ def evolve(state: Visit, event: DomainEvent) -> Visit:
                 reported_at=_iso(event.reported_at),
                 result=result,
             )
+        case SpecialtyDataRecorded() | SpecialtyEventRecorded() | CalculationRecorded():
+            return dataclasses.replace(state, **specialty_changes(state, event))
     return state
 
 
@@ -409,4 +420,4 @@ def _id(state: Visit) -> UUID:
     return state.id
 
 
-VISIT = register_aggregate(Aggregate("visit", Visit, evolve, view))
+VISIT = register_aggregate(Aggregate("visit", Visit, evolve, view, snapshot_version=2))

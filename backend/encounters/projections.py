@@ -25,6 +25,9 @@ def _visit_row(v: Visit) -> dict[str, Any]:
         "prescriptions": v.prescriptions,
         "lab_orders": v.lab_orders,
         "addenda": v.addenda,
+        "specialty_data": v.specialty_data,
+        "specialty_events": v.specialty_events,
+        "calculations": v.calculations,
     }
 
 
@@ -44,6 +47,9 @@ def _visit(r: asyncpg.Record) -> Visit:
         tuple(r["prescriptions"]),
         tuple(r["lab_orders"]),
         tuple(r["addenda"]),
+        r["specialty_data"],
+        tuple(r["specialty_events"]),
+        r["calculations"],
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -43,6 +43,9 @@ class NewVisit(Body):
     practitioner_id: UUID
     appointment_id: UUID | None = None
     reason: Text | None = Field(default=None, max_length=500)
+    specialty_data: dict[str, Any] | None = Field(
+        default=None, description="{plugin: {field: value}} for the tenant's enabled specialties"
+    )
 
 
 class Note(Body):
@@ -106,7 +109,13 @@ async def open_visit(body: NewVisit, request: Request, principal: Staff) -> Resp
         principal,
         tenant_of(principal),
         lambda s: service.open_visit(
-            s, body.patient_id, body.practitioner_id, body.appointment_id, body.reason, walk_in_id
+            s,
+            body.patient_id,
+            body.practitioner_id,
+            body.appointment_id,
+            body.reason,
+            walk_in_id,
+            body.specialty_data,
         ),
         status_code=201,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 from uuid import UUID
 
 from backend.auth.principal import Role
@@ -13,6 +14,7 @@ from backend.handling import CommandResult, CommandSession, Loaded
 from backend.kernel.clinical_time import occurred_at
 from backend.kernel.errors import Invalid
 from backend.patients.model import PATIENT
+from backend.plugins.service import stream_data_given, with_warnings
 from backend.scheduling.model import APPOINTMENT
 from backend.tenancy.model import PRACTITIONER
 from backend.tenancy.service import policy_of
@@ -25,6 +27,7 @@ async def open_visit(
     appointment_id: UUID | None,
     reason: str | None,
     walk_in_id: UUID,
+    specialty_data: dict[str, Any] | None = None,
 ) -> CommandResult:
     """From an appointment the visit id is derived from it (a second open is VISIT_EXISTS);
     a walk-in takes `walk_in_id`."""
@@ -47,7 +50,9 @@ async def open_visit(
         reason,
         session.ctx.now,
     )
-    return await session.save(visit, events)
+    opened = model.VISIT.fold(events)
+    specialty = await stream_data_given(session, "visit", opened, patient_id, specialty_data)
+    return with_warnings(await session.save(visit, events + specialty.events), specialty)
 
 
 async def draft_note(

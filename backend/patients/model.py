@@ -13,6 +13,8 @@ from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
 from backend.patients.events import PatientDetailsChanged, PatientErased, PatientRegistered
+from backend.plugins.events import CalculationRecorded
+from backend.plugins.folding import with_calculation
 from backend.privacy.sealing import ERASED_TEXT
 
 SEXES = frozenset({"female", "male", "other", "unknown"})
@@ -40,6 +42,8 @@ class Patient:
     email: str | None = None
     specialty_data: dict[str, Any] = field(default_factory=dict)
     erased: bool = False
+    calculations: dict[str, Any] = field(default_factory=dict)
+    """The latest result of each plugin calculator ("<plugin>.<calculator>")."""
 
 
 def evolve(state: Patient, event: DomainEvent) -> Patient:
@@ -69,6 +73,8 @@ def evolve(state: Patient, event: DomainEvent) -> Patient:
             email=None,
             erased=True,
         )
+    if isinstance(event, CalculationRecorded):
+        return dataclasses.replace(state, calculations=with_calculation(state.calculations, event))
     return state
 
 
@@ -153,4 +159,4 @@ def _check(details: dict[str, Any], today: dt.date) -> None:
         raise Invalid("email", "not an email address")
 
 
-PATIENT = register_aggregate(Aggregate("patient", Patient, evolve, view))
+PATIENT = register_aggregate(Aggregate("patient", Patient, evolve, view, snapshot_version=2))

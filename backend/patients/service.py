@@ -7,6 +7,7 @@ from uuid import UUID
 
 from backend.handling import CommandResult, CommandSession
 from backend.patients import model
+from backend.plugins.service import patient_changed, with_warnings
 from backend.privacy import keys
 
 
@@ -15,7 +16,9 @@ async def register_patient(
 ) -> CommandResult:
     patient = await session.load(model.PATIENT, patient_id)
     events = model.register_patient(patient.state, patient_id, details, session.ctx.now.date())
-    return await session.save(patient, events)
+    specialty = await patient_changed(session, patient.state, model.PATIENT.fold(events))
+    result = await session.save(patient, events + specialty.events)
+    return with_warnings(result, specialty)
 
 
 async def change_details(
@@ -23,7 +26,12 @@ async def change_details(
 ) -> CommandResult:
     patient = await session.load(model.PATIENT, patient_id, conditional=True)
     events = model.change_details(patient.state, changes, session.ctx.now.date())
-    return await session.save(patient, events)
+    new_state = patient.state
+    for event in events:
+        new_state = model.evolve(new_state, event)
+    specialty = await patient_changed(session, patient.state, new_state)
+    result = await session.save(patient, events + specialty.events)
+    return with_warnings(result, specialty)
 
 
 async def erase(session: CommandSession, patient_id: UUID, reason: str) -> CommandResult:

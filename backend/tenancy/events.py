@@ -45,3 +45,11 @@ class PractitionerRegistered(DomainEvent):
     practitioner_id: UUID
     name: str
     specialty: str | None
+
+
+@register
+@dataclass(frozen=True)
+class TenantSpecialtiesEnabled(DomainEvent):
+    """The full set of specialty plugins the tenant uses from now on (names, sorted)."""
+
+    specialties: tuple[str, ...]

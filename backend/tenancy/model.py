@@ -12,7 +12,12 @@ from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
 from backend.tenancy import policy
-from backend.tenancy.events import PractitionerRegistered, TenantCreated, TenantPolicyChanged
+from backend.tenancy.events import (
+    PractitionerRegistered,
+    TenantCreated,
+    TenantPolicyChanged,
+    TenantSpecialtiesEnabled,
+)
 from backend.tenancy.policy import TenantPolicy
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -24,6 +29,8 @@ class Tenant:
     name: str = ""
     slug: str = ""
     policy: TenantPolicy = field(default_factory=TenantPolicy)
+    specialties: tuple[str, ...] = ()
+    """The specialty plugins the tenant enabled (see backend/plugins)."""
 
 
 def evolve_tenant(state: Tenant, event: DomainEvent) -> Tenant:
@@ -37,6 +44,8 @@ def evolve_tenant(state: Tenant, event: DomainEvent) -> Tenant:
         return Tenant(event.tenant_id, event.name, event.slug, created)
     if isinstance(event, TenantPolicyChanged):
         return dataclasses.replace(state, policy=policy.apply(state.policy, event.changes))
+    if isinstance(event, TenantSpecialtiesEnabled):
+        return dataclasses.replace(state, specialties=event.specialties)
     return state
 
 
@@ -46,6 +55,7 @@ def tenant_view(state: Tenant) -> dict[str, Any]:
         "name": state.name,
         "slug": state.slug,
         "policy": policy.view(state.policy),
+        "specialties": list(state.specialties),
     }
 
 
@@ -80,6 +90,15 @@ def change_policy(state: Tenant, changes: dict[str, Any]) -> list[DomainEvent]:
     return [TenantPolicyChanged(policy.to_json(changed))] if changed else []
 
 
+def enable_specialties(state: Tenant, names: list[str]) -> list[DomainEvent]:
+    """Record the tenant's new set of specialties (the caller checked that each one is a
+    loaded plugin); an unchanged set records nothing."""
+    if state.id is None:
+        raise NotFound("tenant not found")
+    chosen = tuple(sorted(set(names)))
+    return [] if chosen == state.specialties else [TenantSpecialtiesEnabled(chosen)]
+
+
 @dataclass(frozen=True)
 class Practitioner:
     id: UUID | None = None
@@ -107,7 +126,9 @@ def register_practitioner(
     return [PractitionerRegistered(practitioner_id, name.strip(), specialty)]
 
 
-TENANT = register_aggregate(Aggregate("tenant", Tenant, evolve_tenant, tenant_view))
+TENANT = register_aggregate(
+    Aggregate("tenant", Tenant, evolve_tenant, tenant_view, snapshot_version=2)
+)
 PRACTITIONER = register_aggregate(
     Aggregate("practitioner", Practitioner, evolve_practitioner, practitioner_view)
 )

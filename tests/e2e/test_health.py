@@ -63,6 +63,14 @@ V1_OPERATIONS = {
     ("/v1/ledger", "get"),
     ("/v1/payments/webhook/{provider}", "post"),
     ("/v1/front-desk/day", "get"),
+    ("/v1/specialties", "get"),
+    ("/v1/specialties/{name}/config", "get"),
+    ("/v1/specialties/reload", "post"),
+    ("/v1/tenant/specialties", "put"),
+    ("/v1/visits/{visit_id}/specialty-events", "post"),
+    ("/v1/admissions/{admission_id}/specialty-events", "post"),
+    ("/v1/checklists", "get"),
+    ("/v1/checklists/{checklist_id}/steps/{step}", "post"),
 }
 
 

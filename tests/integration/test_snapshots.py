@@ -111,7 +111,11 @@ async def test_a_snapshot_of_another_format_is_ignored(snapshotting: EventStore)
     tenant = uuid.uuid4()
     patient_id = await _patient_with_changes(snapshotting, tenant, 5)
     newer = PATIENT.__class__(
-        "patient", PATIENT.initial, PATIENT.evolve, PATIENT.view, snapshot_version=2
+        "patient",
+        PATIENT.initial,
+        PATIENT.evolve,
+        PATIENT.view,
+        snapshot_version=PATIENT.snapshot_version + 1,
     )
     async with snapshotting.transaction(tenant) as conn:
         folded = await fold_stream(conn, newer, patient_id)

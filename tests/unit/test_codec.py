@@ -63,6 +63,14 @@ from backend.notifications.events import (
     NotificationTemplateSet,
 )
 from backend.patients.events import PatientDetailsChanged, PatientErased, PatientRegistered
+from backend.plugins.events import (
+    CalculationRecorded,
+    ChecklistCompleted,
+    ChecklistStarted,
+    ChecklistStepCompleted,
+    SpecialtyDataRecorded,
+    SpecialtyEventRecorded,
+)
 from backend.scheduling.events import (
     AppointmentCancelled,
     AppointmentCompleted,
@@ -73,7 +81,12 @@ from backend.scheduling.events import (
     SlotReleased,
     SlotReserved,
 )
-from backend.tenancy.events import PractitionerRegistered, TenantCreated, TenantPolicyChanged
+from backend.tenancy.events import (
+    PractitionerRegistered,
+    TenantCreated,
+    TenantPolicyChanged,
+    TenantSpecialtiesEnabled,
+)
 
 A = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 B = uuid.UUID("00000000-0000-4000-8000-00000000000b")
@@ -84,6 +97,24 @@ START = dt.datetime(2026, 3, 1, 9, 15, 30, 123456, tzinfo=PLUS_2)
 END = dt.datetime(2026, 3, 1, 10, 0, tzinfo=PLUS_2)
 
 SAMPLES: list[DomainEvent] = [
+    ChecklistStarted(
+        A,
+        "cardiac",
+        "1.2.0",
+        "pre_op_checklist",
+        "Pre-operative checklist",
+        B,
+        "admission",
+        C,
+        ({"id": "consent", "type": "approval", "approvers": ["DOCTOR"], "done": False},),
+    ),
+    ChecklistStepCompleted(A, "consent", "doc-1", START),
+    ChecklistCompleted(A),
+    TenantSpecialtiesEnabled(("cardiac", "orthopedics")),
+    TenantSpecialtiesEnabled(()),
+    SpecialtyDataRecorded("cardiac", "1.2.0", {"ejection_fraction": 42.5, "nyha_class": "II"}),
+    SpecialtyEventRecorded(A, "cardiac", "1.2.0", "cabg", {"grafts": 3, "lima_used": True}, START),
+    CalculationRecorded("orthopedics", "bmi", "1.0", {"weight_kg": 80, "height_cm": 180}, "24.7"),
     TenantCreated(A, "Clinic Nord", "clinic-nord", 30, 120, "clinic", "USD"),
     WardDefined(A, "Cardiology 3", ("A1", "A2")),
     BedsAdded(A, ("B1",)),

@@ -34,6 +34,9 @@ from backend.kernel.events import DomainEvent, revive, to_data
 from backend.notifications import model as notifications
 from backend.notifications import templates
 from backend.patients import model as patients
+from backend.plugins import capture, workflows
+from backend.plugins.loading import load_plugin
+from backend.plugins.registry import DEFAULT_DIR as PLUGINS_DIR
 from backend.scheduling import model as scheduling
 from backend.scheduling.schedule import SCHEDULE, DaySchedule
 from backend.tenancy import model as tenancy
@@ -72,7 +75,11 @@ def _patient_commands() -> list[Command]:
         )
         return patients.change_details(state, {field: value}, TODAY)
 
-    return [register, change, change]
+    def calculate(state: Any, draw: Draw) -> list[DomainEvent]:
+        values = {"weight_kg": draw(st.integers(40, 150)), "height_cm": 170}
+        return capture.patient_data(PLUGINS, {}, {"orthopedics": values}, {}, {}).events
+
+    return [register, change, change, calculate]
 
 
 def _appointment_commands() -> list[Command]:
@@ -115,7 +122,11 @@ def _tenant_commands() -> list[Command]:
         )
         return tenancy.change_policy(state, changes)
 
-    return [create, change]
+    def specialties(state: Any, draw: Draw) -> list[DomainEvent]:
+        chosen = draw(st.lists(st.sampled_from(["cardiac", "orthopedics"]), unique=True))
+        return tenancy.enable_specialties(state, chosen)
+
+    return [create, change, specialties]
 
 
 def _practitioner_commands() -> list[Command]:
@@ -150,6 +161,38 @@ def _schedule_commands() -> list[Command]:
     return [reserve, release]
 
 
+PLUGINS = {name: load_plugin(PLUGINS_DIR / name) for name in ("cardiac", "orthopedics")}
+
+
+def _specialty_commands(target: str) -> list[Command]:
+    """Specialty data (with the calculations it triggers) and specialty events."""
+
+    def data(state: Any, draw: Draw) -> list[DomainEvent]:
+        values = {"weight_kg": draw(st.integers(40, 150)), "height_cm": draw(st.integers(150, 200))}
+        return capture.stream_data(PLUGINS, target, state, {"orthopedics": values}, {}, {}).events
+
+    def event(state: Any, draw: Draw) -> list[DomainEvent]:
+        outcome = draw(st.sampled_from(["completed", "abandoned"]))
+        fields = {"access_site": "radial", "outcome": outcome, "ejection_fraction": 41.5}
+        return capture.specialty_event(
+            PLUGINS["cardiac"], target, state, "catheterization", fields, ID, BASE, {}, {}
+        ).events
+
+    return [data, event]
+
+
+def _checklist_commands() -> list[Command]:
+    cardiac = PLUGINS["cardiac"]
+    [pre_op] = workflows.triggered(cardiac, {"admission": True})
+    steps = [s["id"] for s in pre_op["steps"]]
+
+    def tick(state: Any, draw: Draw) -> list[DomainEvent]:
+        roles = frozenset({draw(st.sampled_from(["NURSE", "DOCTOR"]))})
+        return workflows.complete_step(state, draw(st.sampled_from(steps)), "x", roles, BASE)
+
+    return [lambda s, d: workflows.start(s, cardiac, pre_op, ID, "admission", ID), tick]
+
+
 def _visit_commands() -> list[Command]:
     note = st.fixed_dictionaries({s: names for s in visits.NOTE_SECTIONS})
     order = uuid.UUID(int=7)
@@ -178,6 +221,7 @@ def _visit_commands() -> list[Command]:
         lambda s, d: visits.report_result(
             s, order, "13", None, None, d(st.booleans()), None, d(moments)
         ),
+        *_specialty_commands("visit"),
     ]
 
 
@@ -207,7 +251,7 @@ def _admission_commands() -> list[Command]:
         disposition = draw(st.sampled_from(sorted(admissions.DISPOSITIONS)))
         return admissions.discharge(state, disposition, None, LATER).admission
 
-    return [admit, transfer, discharge]
+    return [admit, transfer, discharge, *_specialty_commands("admission")]
 
 
 def _ward_commands() -> list[Command]:
@@ -357,6 +401,7 @@ COMMANDS: dict[str, Callable[[], list[Command]]] = {
     wards.WARD.stream_type: _ward_commands,
     STAY.stream_type: _stay_commands,
     visits.VISIT.stream_type: _visit_commands,
+    workflows.CHECKLIST.stream_type: _checklist_commands,
     patients.PATIENT.stream_type: _patient_commands,
     scheduling.APPOINTMENT.stream_type: _appointment_commands,
     tenancy.TENANT.stream_type: _tenant_commands,

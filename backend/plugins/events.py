@@ -1,0 +1,86 @@
+"""Events the plugins add to existing streams (patient, visit, admission).
+
+They are generic: the plugin and its version name what the values mean, so one event type
+serves every specialty, and a reader can tell which manifest version captured a value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from backend.kernel.events import DomainEvent, register
+
+
+@register
+@dataclass(frozen=True)
+class SpecialtyDataRecorded(DomainEvent):
+    """On a visit or admission stream: the plugin's fields as given (merged over earlier ones)."""
+
+    plugin: str
+    plugin_version: str
+    data: dict[str, Any]
+
+
+@register
+@dataclass(frozen=True)
+class SpecialtyEventRecorded(DomainEvent):
+    """A plugin event type (e.g. cardiac catheterization) on a visit or admission stream.
+    `occurred_at` is its clinical time (also the stored event's valid time)."""
+
+    record_id: UUID
+    plugin: str
+    plugin_version: str
+    type: str
+    data: dict[str, Any]
+    occurred_at: dt.datetime
+
+
+@register
+@dataclass(frozen=True)
+class CalculationRecorded(DomainEvent):
+    """A calculator's result for the inputs it saw; `result` is its JSON value as text."""
+
+    plugin: str
+    calculator: str
+    version: str
+    inputs: dict[str, Any]
+    result: str
+
+
+@register
+@dataclass(frozen=True)
+class ChecklistStarted(DomainEvent):
+    """On a checklist stream: a plugin workflow started for an admission or a visit. Each step
+    is {id, type, label, required, approvers, done, by, at}."""
+
+    checklist_id: UUID
+    plugin: str
+    plugin_version: str
+    workflow: str
+    name: str
+    patient_id: UUID
+    subject_type: str
+    subject_id: UUID
+    steps: tuple[dict[str, Any], ...]
+
+
+@register
+@dataclass(frozen=True)
+class ChecklistStepCompleted(DomainEvent):
+    """A checkbox ticked or an approval given, by `by` (the actor)."""
+
+    checklist_id: UUID
+    step: str
+    by: str
+    completed_at: dt.datetime
+
+
+@register
+@dataclass(frozen=True)
+class ChecklistCompleted(DomainEvent):
+    """Every required step is done."""
+
+    checklist_id: UUID

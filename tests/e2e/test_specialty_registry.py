@@ -1,0 +1,155 @@
+"""The registry through the API with a plugins directory of the test's own (the
+CARETRAIL_PLUGINS_DIR setting): a broken manifest is reported and skipped while the API keeps
+serving, a reload picks up the fix, and a third plugin added by writing only its folder works
+end to end."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from e2e_helpers import create_practitioner, error_fields
+from support import TenantFixture, bearer
+
+from backend.plugins import registry
+from backend.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
+BROKEN = """apiVersion: caretrail.io/v1
+kind: SpecialtyPlugin
+metadata: {name: neuro, version: 1.0.0, displayName: Neurology}
+spec:
+  fields:
+    - {name: gcs, type: integer, min: 3, max: 15, applies_to: [patient]}
+  calculators:
+    - id: band
+      name: GCS band
+      version: "1"
+      inputs: [gcs]
+      expression: "__import__('os').system('id')"
+      output: {type: integer}
+"""
+
+
+@pytest.fixture
+def plugins_dir(tmp_path: Path) -> Iterator[Path]:
+    """The app's registry reads a copy of the fixtures plus a broken plugin, for this test."""
+    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "neuro").mkdir()
+    (tmp_path / "neuro" / "manifest.yaml").write_text(BROKEN)
+    settings = Settings(
+        CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x", CARETRAIL_PLUGINS_DIR=str(tmp_path)
+    )
+    assert settings.plugins_dir is not None
+    own = registry.PluginRegistry(Path(settings.plugins_dir))
+    own.reload()
+    previous = registry.install(own)
+    yield tmp_path
+    assert previous is not None
+    registry.install(previous)
+
+
+async def test_a_broken_manifest_is_reported_not_fatal_and_reload_fixes_it(
+    client: httpx.AsyncClient, tenant: TenantFixture, plugins_dir: Path
+) -> None:
+    r = await client.get("/health/ready")
+    assert r.status_code == 200, r.text
+    [problem] = r.json()["plugins"]["invalid"]["neuro"]
+    assert problem["file"].endswith("neuro/manifest.yaml")
+    assert problem["path"] == "$.spec.calculators[0].expression"
+    assert problem["message"] == "refused: only whitelisted functions may be called"
+    r = await client.get("/v1/specialties", headers=tenant.as_role("CLINIC_ADMIN"))
+    rows = {row["name"]: row for row in r.json()["items"]}
+    assert rows["neuro"]["status"] == "invalid" and rows["neuro"]["problems"]
+    assert rows["dermatology"]["status"] == "loaded"
+    assert error_fields(
+        await client.put(
+            "/v1/tenant/specialties",
+            json={"specialties": ["neuro"]},
+            headers=tenant.as_role("CLINIC_ADMIN"),
+        )
+    ) == {"specialties.0"}
+
+    fixed = BROKEN.replace("\"__import__('os').system('id')\"", "3 if gcs <= 8 else 1")
+    (plugins_dir / "neuro" / "manifest.yaml").write_text(fixed)
+    r = await client.post("/v1/specialties/reload", headers=bearer(["PLATFORM_ADMIN"]))
+    assert r.status_code == 200, r.text
+    assert {row["name"]: row["status"] for row in r.json()["items"]} == {
+        "dermatology": "loaded",
+        "neuro": "loaded",
+    }
+    r = await client.put(
+        "/v1/tenant/specialties",
+        json={"specialties": ["neuro"]},
+        headers=tenant.as_role("CLINIC_ADMIN"),
+    )
+    assert r.status_code == 200, r.text
+
+
+async def test_a_third_plugin_from_its_folder_alone_works_end_to_end(
+    client: httpx.AsyncClient, tenant: TenantFixture, plugins_dir: Path
+) -> None:
+    r = await client.put(
+        "/v1/tenant/specialties",
+        json={"specialties": ["dermatology"]},
+        headers=tenant.as_role("CLINIC_ADMIN"),
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get("/v1/specialties/dermatology/config", headers=tenant.as_role("DOCTOR"))
+    assert r.json()["timeline"]["event_categories"][0]["events"][0]["type"] == "lesion_assessment"
+    r = await client.post(
+        "/v1/patients",
+        json={
+            "given_name": "Mo",
+            "family_name": "Reyes",
+            "birth_date": "1990-01-01",
+            "sex": "male",
+            "specialty_data": {"dermatology": {"fitzpatrick_type": "VII"}},
+        },
+        headers=tenant.as_role("RECEPTIONIST"),
+    )
+    assert error_fields(r) == {"specialty_data.dermatology.fitzpatrick_type"}
+    r = await client.post(
+        "/v1/patients",
+        json={
+            "given_name": "Mo",
+            "family_name": "Reyes",
+            "birth_date": "1990-01-01",
+            "sex": "male",
+            "specialty_data": {"dermatology": {"fitzpatrick_type": "II"}},
+        },
+        headers=tenant.as_role("RECEPTIONIST"),
+    )
+    assert r.status_code == 201, r.text
+    doctor = await create_practitioner(client, tenant)
+    r = await client.post(
+        "/v1/visits",
+        json={"patient_id": r.json()["id"], "practitioner_id": doctor["id"]},
+        headers=tenant.as_role("RECEPTIONIST"),
+    )
+    visit_id = r.json()["id"]
+    lesion = {
+        "asymmetry": True,
+        "border_irregular": False,
+        "colour_varied": True,
+        "diameter_mm": 7.5,
+        "evolving": False,
+    }
+    r = await client.post(
+        f"/v1/visits/{visit_id}/specialty-events",
+        json={"plugin": "dermatology", "type": "lesion_assessment", "data": lesion},
+        headers=tenant.as_role("DOCTOR"),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["warnings"] == [
+        {
+            "rule": "dermatology.suspicious_lesion",
+            "message": "Suspicious lesion - consider excision biopsy",
+        }
+    ]
+    assert body["calculations"]["dermatology.abcde_count"]["result"] == "3"
+    assert body["specialty_events"][0]["plugin_version"] == "0.3.1"

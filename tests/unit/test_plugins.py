@@ -1,0 +1,236 @@
+"""Pure rules of the plugins context: typed values, rules, calculators, expressions,
+checklists and a tenant's specialties."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+
+from backend.admissions.model import Admission, evolve
+from backend.kernel.errors import Conflict, Invalid, NotFound
+from backend.kernel.events import DomainEvent
+from backend.plugins import capture, workflows
+from backend.plugins.expressions import EvaluationError, History, compile_expression
+from backend.plugins.loading import load_plugin
+from backend.plugins.model import (
+    RuleFailed,
+    ValueSpec,
+    age_years,
+    calculate,
+    check_specialty_data,
+    run_rules,
+)
+from backend.plugins.registry import DEFAULT_DIR
+from backend.tenancy import model as tenancy
+
+CARDIAC = load_plugin(DEFAULT_DIR / "cardiac")
+ORTHO = load_plugin(DEFAULT_DIR / "orthopedics")
+PLUGINS = {"cardiac": CARDIAC, "orthopedics": ORTHO}
+AT = dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC)
+ID = uuid.UUID(int=1)
+NO_RISK = {
+    "congestive_heart_failure": False,
+    "hypertension": False,
+    "diabetes": False,
+    "stroke_tia": False,
+    "vascular_disease": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "problem"),
+    [
+        (ValueSpec("number", 5, 80), 4.9, "at least 5"),
+        (ValueSpec("number", 5, 80), 80.5, "at most 80"),
+        (ValueSpec("number", 5, 80), True, "a number"),
+        (ValueSpec("number", 5, 80), 35.5, None),
+        (ValueSpec("integer", 0, 3), 1.5, "a whole number"),
+        (ValueSpec("enum", values=("I", "II")), "III", "one of I, II"),
+        (ValueSpec("boolean"), "yes", "true or false"),
+        (ValueSpec("date"), "2026-02-30", "a date (YYYY-MM-DD)"),
+        (ValueSpec("string", max_length=3), "abcd", "at most 3 characters"),
+        (ValueSpec("string"), None, None),
+    ],
+)
+def test_typed_values(spec: ValueSpec, value: Any, problem: str | None) -> None:
+    assert spec.problem(value) == problem
+
+
+def test_specialty_data_errors_name_the_path() -> None:
+    with pytest.raises(Invalid) as bad:
+        check_specialty_data(PLUGINS, "visit", {"cardiac": {"stroke_tia": True}}, "specialty_data")
+    assert bad.value.field == "specialty_data.cardiac.stroke_tia", "a patient-only field"
+    with pytest.raises(Invalid) as bad:
+        check_specialty_data({}, "patient", {"cardiac": {}}, "specialty_data")
+    assert bad.value.field == "specialty_data.cardiac"
+    with pytest.raises(Invalid) as bad:
+        check_specialty_data(PLUGINS, "patient", {"cardiac": [1]}, "specialty_data")
+    assert bad.value.message == "an object of the specialty's fields"
+
+
+@pytest.mark.parametrize(
+    ("age", "sex", "risks", "score"),
+    [
+        (50, "male", {}, 0),
+        (50, "female", {}, 1),
+        (65, "male", {}, 1),
+        (74, "male", {"hypertension": True}, 2),
+        (75, "male", {}, 2),
+        (80, "female", {"stroke_tia": True, "diabetes": True}, 6),
+        (
+            90,
+            "female",
+            {k: True for k in NO_RISK},
+            9,
+        ),
+    ],
+)
+def test_cha2ds2_vasc_follows_the_published_points(
+    age: int, sex: str, risks: dict[str, bool], score: int
+) -> None:
+    values = {**NO_RISK, **risks, "age_years": age, "sex": sex}
+    [(calc, _, result)] = calculate(CARDIAC, values, {})
+    assert (calc.id, result) == ("cha2ds2_vasc", score)
+
+
+def test_a_calculation_waits_for_all_inputs_and_repeats_only_when_they_change() -> None:
+    assert calculate(ORTHO, {"weight_kg": 70}, {}) == []
+    [(bmi, inputs, result), (category, _, label)] = calculate(
+        ORTHO, {"weight_kg": 70, "height_cm": 175}, {}
+    )
+    assert (bmi.id, result, category.id, label) == ("bmi", 22.9, "bmi_category", "normal")
+    previous = {"bmi": inputs, "bmi_category": inputs}
+    assert calculate(ORTHO, {"weight_kg": 70, "height_cm": 175}, previous) == []
+    assert len(calculate(ORTHO, {"weight_kg": 71, "height_cm": 175}, previous)) == 2
+
+
+def test_rules_warn_refuse_or_skip() -> None:
+    warnings = run_rules(CARDIAC, {"ejection_fraction": 25}, frozenset({"ejection_fraction"}))
+    assert warnings == [
+        {
+            "rule": "cardiac.low_ejection_fraction",
+            "message": "Ejection fraction below 30% - high-risk patient",
+        }
+    ]
+    assert run_rules(CARDIAC, {"ejection_fraction": 25}, frozenset({"nyha_class"})) == []
+    with pytest.raises(RuleFailed) as refused:
+        run_rules(CARDIAC, {}, frozenset(), "cabg", History())
+    assert (refused.value.code, refused.value.field) == (
+        "VALIDATION_RULE_FAILED",
+        "rule.cabg_requires_cath",
+    )
+    done = History(({"type": "catheterization", "data": {"outcome": "completed"}},))
+    assert run_rules(CARDIAC, {}, frozenset(), "cabg", done) == []
+
+
+def test_a_specialty_event_sees_only_earlier_events_of_its_plugin() -> None:
+    admission = Admission(ID, ID, status="admitted")
+    knee = {"joint": "knee", "laterality": "left"}
+    first = capture.specialty_event(
+        ORTHO, "admission", admission, "joint_replacement", knee, ID, AT, {}, {}
+    )
+    for event in first.events:
+        admission = _evolved(admission, event)
+    with pytest.raises(RuleFailed):
+        capture.specialty_event(
+            ORTHO, "admission", admission, "joint_replacement", knee, ID, AT, {}, {}
+        )
+    with pytest.raises(Invalid) as bad:
+        capture.specialty_event(
+            ORTHO, "visit", admission, "joint_replacement", knee, ID, AT, {}, {}
+        )
+    assert bad.value.field == "type"
+
+
+def _evolved(state: Admission, event: DomainEvent) -> Admission:
+    return evolve(state, event)
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "result"),
+    [
+        ("a and b", {"a": 0, "b": 2}, 0),
+        ("a or b", {"a": 0, "b": 2}, 2),
+        ("not a", {"a": False}, True),
+        ("1 < a <= 3", {"a": 3}, True),
+        ("max(a, 2) - min(a, 2)", {"a": 5}, 3),
+        ("abs(-a) % 4", {"a": 10}, 2),
+        ("a // 3 + -a", {"a": 7}, -5),
+        ("'x' if a == 'y' else 'z'", {"a": "y"}, "x"),
+    ],
+)
+def test_expressions_evaluate(text: str, values: dict[str, Any], result: Any) -> None:
+    assert compile_expression(text).evaluate(values) == result
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("a / b", {"a": 1, "b": 0}),
+        ("a * 3", {"a": "abc"}),
+        ("((a ** 4) ** 4) ** 4", {"a": 1000}),
+        ("a + 1", {}),
+    ],
+)
+def test_evaluation_errors_are_contained(text: str, values: dict[str, Any]) -> None:
+    with pytest.raises(EvaluationError):
+        compile_expression(text).evaluate(values)
+
+
+def test_age_in_whole_years() -> None:
+    today = dt.date(2026, 3, 2)
+    assert age_years(dt.date(1950, 3, 2), today) == 76
+    assert age_years(dt.date(1950, 3, 3), today) == 75
+    assert age_years(None, today) is None
+
+
+def _pre_op() -> workflows.Checklist:
+    [pre_op] = workflows.triggered(CARDIAC, {"admission": True})
+    state = workflows.Checklist()
+    for event in workflows.start(state, CARDIAC, pre_op, ID, "admission", ID):
+        state = workflows.evolve(state, event)
+    return state
+
+
+def test_checklist_steps_and_approvers() -> None:
+    state = _pre_op()
+    assert state.status == "open" and len(state.steps) == 4
+    nurse, doctor = frozenset({"NURSE"}), frozenset({"DOCTOR"})
+    with pytest.raises(workflows.NotAnApprover):
+        workflows.complete_step(state, "cardiology_clearance", "n", nurse, AT)
+    with pytest.raises(NotFound):
+        workflows.complete_step(state, "nope", "n", nurse, AT)
+    with pytest.raises(workflows.NotAnApprover):
+        workflows.complete_step(state, "consent_signed", "r", frozenset({"RECEPTIONIST"}), AT)
+    for step, roles in (
+        ("consent_signed", nurse),
+        ("type_and_screen", nurse),
+        ("cardiology_clearance", doctor),
+    ):
+        events = workflows.complete_step(state, step, "x", roles, AT)
+        for event in events:
+            state = workflows.evolve(state, event)
+    assert state.status == "complete"
+    with pytest.raises(Conflict):
+        workflows.complete_step(state, "dental_clearance", "x", nurse, AT)
+
+
+def test_a_started_checklist_is_not_started_again() -> None:
+    [pre_op] = workflows.triggered(CARDIAC, {"admission": True})
+    assert workflows.start(_pre_op(), CARDIAC, pre_op, ID, "admission", ID) == []
+
+
+def test_tenant_specialties_record_only_a_change() -> None:
+    tenant = tenancy.evolve_tenant(
+        tenancy.Tenant(),
+        tenancy.create_tenant(tenancy.Tenant(), ID, "C", "c", 30, 120)[0],
+    )
+    [enabled] = tenancy.enable_specialties(tenant, ["orthopedics", "cardiac", "cardiac"])
+    tenant = tenancy.evolve_tenant(tenant, enabled)
+    assert tenant.specialties == ("cardiac", "orthopedics")
+    assert tenancy.enable_specialties(tenant, ["cardiac", "orthopedics"]) == []
+    with pytest.raises(NotFound):
+        tenancy.enable_specialties(tenancy.Tenant(), ["cardiac"])
