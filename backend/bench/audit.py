@@ -82,7 +82,9 @@ async def _long_stream(
                 state = PATIENT.evolve(state, event)
             version += len(batch)
             encoded = state_codec.encode(state)
-            await write_snapshot(conn, tenant, "patient", patient, version, 1, encoded)
+            await write_snapshot(
+                conn, tenant, "patient", patient, version, PATIENT.snapshot_version, encoded
+            )
             moments.append(await conn.fetchval("SELECT max(recorded_at) FROM events"))
     async with store.transaction(tenant) as conn:
         rows = await store.read_stream(conn, "patient", patient)

@@ -17,17 +17,20 @@ UPGRADE = f"""
 -- Each event's hash covers the previous event's hash in its stream and its own content, so
 -- changing, removing or reordering a stored event breaks every later link. The content is
 -- rendered without any session setting (jsonb's canonical text, epoch seconds for times), so
--- the same row always hashes the same.
+-- the same row always hashes the same. PL/pgSQL, not SQL: called from the insert trigger, a SQL
+-- function is planned again in every transaction (measured: a third of append throughput at
+-- 16 writers); PL/pgSQL keeps its plan for the session.
 CREATE FUNCTION event_hash(
     prev bytea, event_id uuid, tenant_id uuid, stream_type text, stream_id uuid, version bigint,
     event_type text, schema_version int, data jsonb, metadata jsonb,
     occurred_at timestamptz, recorded_at timestamptz)
-RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT sha256(convert_to(concat_ws(chr(31),
+RETURNS bytea LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN sha256(convert_to(concat_ws(chr(31),
     encode(coalesce(prev, ''::bytea), 'hex'), event_id::text, tenant_id::text, stream_type,
     stream_id::text, version::text, event_type, schema_version::text, data::text, metadata::text,
-    extract(epoch FROM occurred_at)::text, extract(epoch FROM recorded_at)::text), 'UTF8'))
-$$;
+    extract(epoch FROM occurred_at)::text, extract(epoch FROM recorded_at)::text), 'UTF8'));
+END $$;
 
 ALTER TABLE events ADD COLUMN hash bytea;
 
