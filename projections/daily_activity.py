@@ -32,6 +32,9 @@ class DailyActivity:
     name: str = "daily_activity"
     table: str = "rm_daily_activity"
 
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return event_type in COUNTED
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         counts: Counter[tuple[UUID, dt.date, str]] = Counter()
         for event in events:

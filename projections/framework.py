@@ -29,6 +29,10 @@ class Projection(Protocol):
     @property
     def name(self) -> str: ...
 
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        """Whether an event of this kind can change anything here. A runner may skip the others
+        without a transaction (it still records how far it got, in time)."""
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         """Apply events in global order, inside the caller's transaction."""
 
@@ -51,6 +55,9 @@ class StateProjection:
     key: str
     to_row: Callable[[Any], Mapping[str, Any]]
     from_row: Callable[[asyncpg.Record], Any]
+
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return stream_type == self.aggregate.stream_type
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         mine = [e for e in events if e.stream_type == self.aggregate.stream_type]

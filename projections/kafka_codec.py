@@ -4,6 +4,8 @@ stream id (so a stream's events stay in order), and headers for routing and trac
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -42,8 +44,10 @@ def encode(event: RecordedEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]
     )
     headers = [
         ("tenant_id", str(event.tenant_id).encode()),
+        ("stream_type", event.stream_type.encode()),
         ("event_type", event.event_type.encode()),
         ("position", str(event.position).encode()),
+        ("tx_id", str(event.tx_id).encode()),
     ]
     traceparent = event.metadata.get("traceparent")
     if traceparent:
@@ -68,3 +72,27 @@ def decode(value: bytes) -> RecordedEvent:
         recorded_at=dt.datetime.fromisoformat(d["recorded_at"]),
         tx_id=d["tx_id"],
     )
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the headers say of an event, read without decoding its body."""
+
+    stream_type: str
+    event_type: str
+    tx_id: int
+    position: int
+
+
+def envelope(headers: Sequence[tuple[str, bytes]]) -> Envelope | None:
+    """None for a message published before these headers existed (decode it instead)."""
+    found = {name: value.decode() for name, value in headers}
+    try:
+        return Envelope(
+            found["stream_type"],
+            found["event_type"],
+            int(found["tx_id"]),
+            int(found["position"]),
+        )
+    except KeyError:
+        return None

@@ -7,6 +7,13 @@ event the relay published twice (it crashed before its checkpoint) is recognised
 in the global order and skipped. Every projection is applied exactly once, counters included.
 Kafka's committed offsets are updated after each batch as a hint for tools, never trusted.
 
+A batch holding nothing the projection wants (by the stream and event type in the headers) is
+neither decoded nor given a transaction: with one consumer group per projection, every
+projection reads every event, and most are someone else's. How far such batches got is kept in
+memory and written at most every FLUSH_SECONDS (or with the next applied batch), so waits on
+this projection's position (read-your-writes) see it that much later; a restart re-reads at
+most those batches, which change nothing.
+
 A handler that raises parks the projection (state, error and position in
 projection_checkpoints, like the catch-up runner) and pauses consumption until
 `caretrail projections resume NAME`.
@@ -24,10 +31,12 @@ from aiokafka.structs import ConsumerRecord
 
 from projections.catchup import park
 from projections.framework import Projection
-from projections.kafka_codec import TOPIC, decode
+from projections.kafka_codec import TOPIC, Envelope, decode, envelope
 
 CONTROL_INTERVAL_SECONDS = 0.2
 """How often the runner looks for a resume or a rebuild's reset (cheap, but not per batch)."""
+FLUSH_SECONDS = 0.05
+"""How long the progress through skipped batches may stay unrecorded."""
 
 
 class _SeekToRecorded(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -56,6 +65,9 @@ class KafkaProjectionRunner:
         self.topic = topic
         self.max_records = max_records
         self._to_commit: dict[TopicPartition, int] = {}
+        self._skipped: dict[int, tuple[int, int, int]] = {}
+        """Partition → (offset, tx_id, position) of the last skipped record not yet recorded."""
+        self._flushed = 0.0
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=f"caretrail.projection.{projection.name}",
@@ -99,8 +111,14 @@ class KafkaProjectionRunner:
                 for tp, records in batches.items():
                     if not await self._apply_partition(tp, records):
                         break
+                if self._skipped and time.monotonic() - self._flushed > FLUSH_SECONDS:
+                    await self._flush_skipped()
         finally:
-            await self.consumer.stop()
+            try:
+                if self._skipped:
+                    await self._flush_skipped()
+            finally:
+                await self.consumer.stop()
 
     async def _running(self) -> bool:
         state = await self.pool.fetchval(
@@ -126,9 +144,17 @@ class KafkaProjectionRunner:
         marked = {r["partition"] for r in rows}
         for tp in owned:
             if tp.partition in marked:
+                self._skipped.pop(tp.partition, None)  # a place in what the rebuild replaced
                 await self.consumer.seek_to_beginning(tp)
 
     async def _apply_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
+        places = [envelope(r.headers) for r in records]
+        if all(p is not None and not self._wants(p) for p in places):
+            last = places[-1]
+            assert last is not None
+            self._skipped[tp.partition] = (records[-1].offset, last.tx_id, last.position)
+            self._to_commit[tp] = records[-1].offset + 1
+            return True
         try:
             await self._apply(tp, records)
         except (OSError, asyncpg.InterfaceError):
@@ -143,7 +169,30 @@ class KafkaProjectionRunner:
         self._to_commit[tp] = records[-1].offset + 1
         return True
 
+    def _wants(self, place: Envelope) -> bool:
+        return self.projection.wants(place.stream_type, place.event_type)
+
+    async def _flush_skipped(self) -> None:
+        """Record how far skipped batches got; never behind what an applied batch recorded, and
+        never over a rebuild's reset (offset -1 or -2: the partition is to be read again)."""
+        skipped, self._skipped = self._skipped, {}
+        await self.pool.executemany(
+            "INSERT INTO projection_partitions (name, partition, kafka_offset, tx_id, position)"
+            " VALUES ($1, $2, $3, $4::text::xid8, $5)"
+            " ON CONFLICT (name, partition) DO UPDATE SET kafka_offset = EXCLUDED.kafka_offset,"
+            " tx_id = EXCLUDED.tx_id, position = EXCLUDED.position, updated_at = now()"
+            " WHERE projection_partitions.kafka_offset >= 0"
+            " AND (projection_partitions.tx_id, projection_partitions.position)"
+            " < (EXCLUDED.tx_id, EXCLUDED.position)",
+            [
+                (self.projection.name, partition, offset, str(tx_id), position)
+                for partition, (offset, tx_id, position) in skipped.items()
+            ],
+        )
+        self._flushed = time.monotonic()
+
     async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        self._skipped.pop(tp.partition, None)  # this batch records a later place
         events = [decode(r.value) for r in records]
         async with self.pool.acquire() as conn, conn.transaction():
             done = await conn.fetchrow(

@@ -14,7 +14,7 @@ import asyncpg
 from backend.billing.ledger import journal
 from backend.billing.model import INVOICE, Invoice, Line
 from backend.eventstore import RecordedEvent
-from backend.kernel.events import from_data
+from backend.kernel.events import revive
 from projections.framework import StateProjection
 
 LEDGER_STREAMS = frozenset({"invoice", "payment"})
@@ -85,12 +85,15 @@ class LedgerProjection:
     name: str = "ledger"
     table: str = "rm_ledger_entries"
 
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return stream_type in LEDGER_STREAMS
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         rows = []
         for event in events:
             if event.stream_type not in LEDGER_STREAMS:
                 continue
-            entry = journal(from_data(event.event_type, event.data), event.stream_type)
+            entry = journal(revive(event), event.stream_type)
             if entry is None:
                 continue
             for p in entry.postings:

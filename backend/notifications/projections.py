@@ -69,6 +69,9 @@ class NotificationsProjection:
     table: str = _STATE.table
     from_row = staticmethod(_notification)
 
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return _STATE.wants(stream_type, event_type) or event_type == "PatientErased"
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         await dataclasses.replace(_STATE, table=self.table).apply(conn, events)
         erased = [(e.tenant_id, e.stream_id) for e in events if e.event_type == "PatientErased"]

@@ -117,6 +117,9 @@ class ReactionSubscription:
     def name(self) -> str:
         return CHECKPOINT_PREFIX + self.reaction.name
 
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return event_type in self.reaction.event_types
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for event in events:
             if event.event_type in self.reaction.event_types:
