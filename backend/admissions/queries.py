@@ -12,9 +12,8 @@ from starlette.responses import Response
 from backend.admissions import model, wards
 from backend.admissions.projections import ADMISSIONS, WARDS
 from backend.api.deps import require
-from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.auth.principal import STAFF, Principal, Role
-from backend.kernel.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["admissions"])
 Readers = Annotated[Principal, Depends(require(*STAFF, Role.AUDITOR))]
@@ -25,13 +24,9 @@ Status = Literal["admitted", "discharged"]
 async def get_admission(
     admission_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
 ) -> Response:
-    async with read_model(request, principal, ADMISSIONS.name, min_position) as (conn, at):
-        row = await conn.fetchrow(
-            "SELECT * FROM rm_admissions WHERE admission_id = $1", admission_id
-        )
-    if row is None:
-        raise NotFound(f"admission {admission_id} not found")
-    return read_model_response(admission_view(row), at, {"ETag": f'"{row["version"]}"'})
+    return await read_one(
+        request, principal, ADMISSIONS, admission_id, min_position, admission_view, "admission"
+    )
 
 
 @router.get("/admissions")

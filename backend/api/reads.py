@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
+from uuid import UUID
 
 import asyncpg
 import orjson
@@ -23,6 +24,7 @@ from backend.api.deps import tenant_of
 from backend.api.problems import ApiError
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore
+from backend.kernel.errors import NotFound
 from backend.kernel.jsonable import json_default
 
 MAX_WAIT_SECONDS = 5.0
@@ -109,3 +111,36 @@ def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body, default=json_default), media_type="application/json", headers=headers
     )
+
+
+class KeyedReadModel(Protocol):
+    """A read model with one row per stream: its projection's name, its table, its key column
+    (names from code, never from a request)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def table(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+
+async def read_one(
+    request: Request,
+    principal: Principal,
+    model: KeyedReadModel,
+    row_id: UUID,
+    min_position: int | None,
+    view: Callable[[asyncpg.Record], dict[str, Any]],
+    what: str,
+    visible: Callable[[asyncpg.Record], bool] = lambda _: True,
+) -> Response:
+    """The row `row_id` of `model` as `view` shows it, with its version as ETag; 404 when it is
+    not there (another tenant's rows are not there) or not `visible` to the caller."""
+    async with read_model(request, principal, model.name, min_position) as (conn, at):
+        row = await conn.fetchrow(f"SELECT * FROM {model.table} WHERE {model.key} = $1", row_id)
+    if row is None or not visible(row):
+        raise NotFound(f"{what} {row_id} not found")
+    return read_model_response(view(row), at, {"ETag": f'"{row["version"]}"'})

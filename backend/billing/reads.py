@@ -10,11 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from backend.api.deps import require
-from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.auth.principal import Principal, Role
 from backend.billing import model
 from backend.billing.projections import INVOICES, LEDGER
-from backend.kernel.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 InvoiceReaders = Annotated[
@@ -32,11 +31,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 async def get_invoice(
     invoice_id: UUID, request: Request, principal: InvoiceReaders, min_position: MinPosition = None
 ) -> Response:
-    async with read_model(request, principal, INVOICES.name, min_position) as (conn, at):
-        row = await conn.fetchrow("SELECT * FROM rm_invoices WHERE invoice_id = $1", invoice_id)
-    if row is None:
-        raise NotFound(f"invoice {invoice_id} not found")
-    return read_model_response(_invoice_view(row), at, {"ETag": f'"{row["version"]}"'})
+    return await read_one(
+        request, principal, INVOICES, invoice_id, min_position, _invoice_view, "invoice"
+    )
 
 
 @router.get("/invoices")

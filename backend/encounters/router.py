@@ -13,13 +13,12 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.api.types import Instant, Text
 from backend.auth.principal import STAFF, Principal, Role
 from backend.encounters import service
 from backend.encounters.projections import VISITS, visit_view
 from backend.encounters.vitals import Readings
-from backend.kernel.errors import NotFound
 
 router = APIRouter(prefix="/v1/visits", tags=["visits"])
 Staff = Annotated[Principal, Depends(require(*STAFF))]
@@ -254,11 +253,16 @@ async def get_visit(
     visit_id: UUID, request: Request, principal: OneReader, min_position: MinPosition = None
 ) -> Response:
     """A patient reads only their own visits; any other is 404 to them."""
-    async with read_model(request, principal, VISITS.name, min_position) as (conn, at):
-        row = await conn.fetchrow("SELECT * FROM rm_visits WHERE visit_id = $1", visit_id)
-    if row is None or not _may_read(principal, row):
-        raise NotFound(f"visit {visit_id} not found")
-    return read_model_response(visit_view(row), at, {"ETag": f'"{row["version"]}"'})
+    return await read_one(
+        request,
+        principal,
+        VISITS,
+        visit_id,
+        min_position,
+        visit_view,
+        "visit",
+        lambda row: _may_read(principal, row),
+    )
 
 
 @router.get("")

@@ -67,6 +67,7 @@ class NotificationsProjection:
 
     name: str = _STATE.name
     table: str = _STATE.table
+    key: str = _STATE.key
     from_row = staticmethod(_notification)
 
     def wants(self, stream_type: str, event_type: str) -> bool:

@@ -12,10 +12,9 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
-from backend.kernel.errors import NotFound
 from backend.notifications import model, service
 from backend.notifications.projections import NOTIFICATIONS
 
@@ -66,13 +65,15 @@ async def list_notifications(
 async def get_notification(
     notification_id: UUID, request: Request, principal: Staff, min_position: MinPosition = None
 ) -> Response:
-    async with read_model(request, principal, NOTIFICATIONS.name, min_position) as (conn, at):
-        row = await conn.fetchrow(
-            "SELECT * FROM rm_notifications WHERE notification_id = $1", notification_id
-        )
-    if row is None:
-        raise NotFound(f"notification {notification_id} not found")
-    return read_model_response(notification_view(row), at, {"ETag": f'"{row["version"]}"'})
+    return await read_one(
+        request,
+        principal,
+        NOTIFICATIONS,
+        notification_id,
+        min_position,
+        notification_view,
+        "notification",
+    )
 
 
 def notification_view(row: asyncpg.Record) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
-from backend.kernel.errors import Invalid, NotFound
+from backend.kernel.errors import Invalid
 from backend.patients import model, service
 from projections.read_models import PATIENTS
 
@@ -102,11 +102,7 @@ async def erase_patient(
 async def get_patient(
     patient_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
 ) -> Response:
-    async with read_model(request, principal, PATIENTS.name, min_position) as (conn, position):
-        row = await conn.fetchrow("SELECT * FROM rm_patients WHERE patient_id = $1", patient_id)
-    if row is None:
-        raise NotFound(f"patient {patient_id} not found")
-    return read_model_response(_view(row), position, {"ETag": f'"{row["version"]}"'})
+    return await read_one(request, principal, PATIENTS, patient_id, min_position, _view, "patient")
 
 
 @router.get("")

@@ -13,10 +13,9 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.reads import MinPosition, read_model, read_model_response
+from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.api.types import Instant, Text
 from backend.auth.principal import STAFF, Principal, Role
-from backend.kernel.errors import NotFound
 from backend.scheduling import model, service
 from projections.read_models import APPOINTMENTS
 
@@ -108,13 +107,15 @@ async def no_show(appointment_id: UUID, request: Request, principal: Staff) -> R
 async def get_appointment(
     appointment_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
 ) -> Response:
-    async with read_model(request, principal, APPOINTMENTS.name, min_position) as (conn, at):
-        row = await conn.fetchrow(
-            "SELECT * FROM rm_appointments WHERE appointment_id = $1", appointment_id
-        )
-    if row is None:
-        raise NotFound(f"appointment {appointment_id} not found")
-    return read_model_response(appointment_view(row), at, {"ETag": f'"{row["version"]}"'})
+    return await read_one(
+        request,
+        principal,
+        APPOINTMENTS,
+        appointment_id,
+        min_position,
+        appointment_view,
+        "appointment",
+    )
 
 
 @router.get("")

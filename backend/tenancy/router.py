@@ -17,6 +17,7 @@ from backend.api.reads import (
     json_response,
     read_model,
     read_model_response,
+    read_one,
 )
 from backend.api.types import Text
 from backend.auth.principal import BACK_OFFICE, STAFF, Principal, Role
@@ -128,15 +129,18 @@ async def register_practitioner(
 async def get_practitioner(
     practitioner_id: UUID, request: Request, principal: Staff, min_position: MinPosition = None
 ) -> Response:
-    name = PRACTITIONERS.name
-    async with read_model(request, principal, name, min_position) as (conn, position):
-        row = await conn.fetchrow(
-            "SELECT * FROM rm_practitioners WHERE practitioner_id = $1", practitioner_id
-        )
-    if row is None:
-        raise NotFound(f"practitioner {practitioner_id} not found")
-    body = {**model.practitioner_view(PRACTITIONERS.from_row(row)), "version": row["version"]}
-    return read_model_response(body, position, {"ETag": f'"{row["version"]}"'})
+    return await read_one(
+        request,
+        principal,
+        PRACTITIONERS,
+        practitioner_id,
+        min_position,
+        lambda row: {
+            **model.practitioner_view(PRACTITIONERS.from_row(row)),
+            "version": row["version"],
+        },
+        "practitioner",
+    )
 
 
 @router.get("/practitioners/{practitioner_id}/day")
