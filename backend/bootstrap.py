@@ -63,7 +63,9 @@ async def open_resources(settings: Settings) -> Resources:
         log.info("embedded_postgres", data_dir=settings.data_dir)
     await upgrade_to_head(owner_dsn)
     pool = await create_pool(settings.runtime_dsn(owner_dsn), max_size=settings.pool_size)
-    projector_pool = await create_pool(settings.projector_dsn(owner_dsn), min_size=1, max_size=4)
+    projector_pool = await create_pool(
+        settings.projector_dsn(owner_dsn), min_size=1, max_size=read_models.projector_pool_size()
+    )
     store = EventStore(pool, SnapshotPolicy(settings.snapshot_every))
     return Resources(owner_dsn, pool, store, projector_pool)
 

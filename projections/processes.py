@@ -73,7 +73,9 @@ async def run_projector(settings: Settings) -> None:
     assert settings.database_url is not None
     stop = _stop_on_signals()
     await ensure_topic(bootstrap, settings.kafka_partitions)
-    pool = await create_pool(settings.projector_dsn(settings.database_url), max_size=6)
+    pool = await create_pool(
+        settings.projector_dsn(settings.database_url), max_size=read_models.projector_pool_size()
+    )
     runners = [KafkaProjectionRunner(pool, p, bootstrap) for p in read_models.ALL]
     log.info("projector_started", projections=[p.name for p in read_models.ALL])
     try:

@@ -120,3 +120,9 @@ ALL: tuple[TableProjection, ...] = (
     LEDGER,
     CHECKLISTS,
 )
+
+
+def projector_pool_size() -> int:
+    """Connections for a process running every projection: one each (a runner holds one for
+    its batch's transaction) and a few for reads, status and the reactions beside them."""
+    return len(ALL) + 4

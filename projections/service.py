@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from projections.catchup import CatchUpRunner
+from projections.catchup import CatchUpRunner, SharedCatchUp
 from projections.framework import Projection
 
 
@@ -35,13 +35,14 @@ class ProjectionService:
     ) -> None:
         self.pool = pool
         self.runners = [CatchUpRunner(pool, p, batch_size=batch_size) for p in projections]
+        self._shared = SharedCatchUp(pool, self.runners, batch_size=batch_size)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         for runner in self.runners:
             await runner.checkpoint()  # every projection shows in status from the start
-        self._tasks = [asyncio.create_task(r.run(self._stop)) for r in self.runners]
+        self._tasks = [asyncio.create_task(self._shared.run(self._stop))]
 
     async def stop(self) -> None:
         self._stop.set()

@@ -23,7 +23,7 @@ from backend.patients.events import PatientDetailsChanged, PatientRegistered
 from backend.privacy import keys
 from backend.privacy.sealing import sealed_data
 from backend.settings import with_user
-from projections.read_models import PATIENTS
+from projections.read_models import ALL, PATIENTS, projector_pool_size
 from projections.rebuild import rebuild
 from projections.service import ProjectionService
 
@@ -192,10 +192,14 @@ async def read_model_lag(
 
 
 def catch_up_consumers(owner: str) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """Every projection in this process, as the API runs them without Kafka."""
+
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
-        pool = await create_pool(with_user(owner, "caretrail_projector"), max_size=4)
-        service = ProjectionService(pool, (PATIENTS,))
+        pool = await create_pool(
+            with_user(owner, "caretrail_projector"), max_size=projector_pool_size()
+        )
+        service = ProjectionService(pool, ALL)
         await service.start()
         try:
             yield

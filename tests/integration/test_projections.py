@@ -23,7 +23,7 @@ from backend.patients.model import PATIENT
 from backend.privacy import keys
 from backend.scheduling.model import APPOINTMENT
 from backend.tenancy.model import PRACTITIONER
-from projections.catchup import CatchUpRunner, resume
+from projections.catchup import CatchUpRunner, SharedCatchUp, resume
 from projections.daily_activity import COUNTED
 from projections.read_models import ALL
 
@@ -253,3 +253,36 @@ async def test_metrics_expose_projection_position_and_lag(client: httpx.AsyncCli
         ), name
         assert f'caretrail_projection_parked{{projection="{name}"}} 0.0' in lines
     assert any(line.startswith("caretrail_oldest_write_transaction_seconds ") for line in lines)
+
+
+async def test_projections_sharing_reads_park_alone_and_laggards_catch_up(
+    store: EventStore, projector_pool: asyncpg.Pool
+) -> None:
+    """SharedCatchUp: one reading of the store for every projection at the same checkpoint; a
+    failing projection parks alone, and one that starts late reads on its own until it has
+    caught up with the others."""
+    tenant, stream = uuid.uuid4(), uuid.uuid4()
+    for n in range(30):
+        event = NewEvent(
+            uuid.uuid4(), "Probe", {"n": n, "poison": n == 12}, dt.datetime.now(dt.UTC)
+        )
+        await store.append(tenant, [StreamAppend("probe", stream, ANY, (event,))])
+    broken, healthy, late = _Fragile(tenant), _Fragile(tenant), _Fragile(tenant)
+    healthy.broken = late.broken = False
+    runners = [CatchUpRunner(projector_pool, p) for p in (broken, healthy)]
+    for runner in runners:
+        await runner.checkpoint()
+    shared = SharedCatchUp(projector_pool, runners, batch_size=5)
+    while await shared.step():
+        pass
+    assert await healthy.seen(projector_pool) == list(range(30))
+    assert await broken.seen(projector_pool) == list(range(12))
+    assert (await runners[0].checkpoint()).state == "parked"
+
+    late_runner = CatchUpRunner(projector_pool, late)
+    await late_runner.checkpoint()
+    everyone = SharedCatchUp(projector_pool, [*runners, late_runner], batch_size=5)
+    while await everyone.step():
+        pass
+    assert await late.seen(projector_pool) == list(range(30))
+    assert await healthy.seen(projector_pool) == list(range(30))  # nothing applied twice
