@@ -6,6 +6,7 @@ them (embedded PostgreSQL when DATABASE_URL is unset, migrations, pools).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from backend.billing.webhook import router as payments_router
 from backend.encounters.router import router as visits_router
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
-from backend.eventstore.embedded import start_embedded
+from backend.eventstore.embedded import start_embedded, stop_embedded
 from backend.eventstore.migrate import upgrade_to_head
 from backend.eventstore.snapshots import SnapshotPolicy
 from backend.frontdesk.router import router as front_desk_router
@@ -96,6 +97,8 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
             if resources is None:
                 await opened.pool.close()
                 await opened.projector_pool.close()
+                if settings.database_url is None:
+                    await asyncio.to_thread(stop_embedded)
 
     app = FastAPI(
         title="Caretrail",
