@@ -12,6 +12,7 @@ or below it is skipped, which keeps applying idempotent whatever delivers the ev
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ from uuid import UUID
 import asyncpg
 
 from backend.eventstore import RecordedEvent
+from backend.kernel import state_codec
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import revive
 from backend.privacy import keys
@@ -105,3 +107,28 @@ class StateProjection:
             f" ON CONFLICT (tenant_id, {self.key}) DO UPDATE SET {updates}",
             records,
         )
+
+
+def mirrored(
+    name: str,
+    aggregate: Aggregate[Any],
+    table: str,
+    key: str,
+    extras: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> StateProjection:
+    """A StateProjection whose table mirrors the state: one column per state field (the state's
+    `id` in the `key` column), plus `extras` computed from the state for queries (search
+    columns, durations). Rows revive through the state codec, so nested values (tuples, ids,
+    times in dicts) come back typed exactly as the state declares them."""
+    state_type = type(aggregate.initial())
+    fields = [f.name for f in dataclasses.fields(state_type) if f.name != "id"]
+
+    def to_row(state: Any) -> Mapping[str, Any]:
+        row = {f: getattr(state, f) for f in fields}
+        return {**row, **extras(state)} if extras is not None else row
+
+    def from_row(r: asyncpg.Record) -> Any:
+        columns = {"id": r[key], **{f: r[f] for f in fields}}
+        return state_codec.decode(state_type, state_codec.encode(columns))
+
+    return StateProjection(name, aggregate, table, key, to_row, from_row)

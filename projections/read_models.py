@@ -15,48 +15,17 @@ from backend.notifications.projections import NOTIFICATIONS
 from backend.patients.model import PATIENT, Patient
 from backend.plugins.projections import CHECKLISTS
 from backend.scheduling.model import APPOINTMENT, Appointment
-from backend.tenancy.model import PRACTITIONER, Practitioner
+from backend.tenancy.model import PRACTITIONER
 from projections.daily_activity import DAILY_ACTIVITY
-from projections.framework import StateProjection, TableProjection
+from projections.framework import StateProjection, TableProjection, mirrored
 
 
-def _patient_row(p: Patient) -> dict[str, Any]:
+def _patient_search(p: Patient) -> dict[str, Any]:
+    """Columns the patient search reads: the names folded for LIKE, the phone's digits."""
     return {
-        "given_name": p.given_name,
-        "family_name": p.family_name,
         "search_name": "" if p.erased else f"{p.given_name} {p.family_name}".casefold(),
-        "birth_date": p.birth_date,
-        "sex": p.sex,
-        "phone": p.phone,
         "phone_digits": "".join(c for c in p.phone or "" if c.isdigit()) or None,
-        "email": p.email,
-        "specialty_data": p.specialty_data,
-        "erased": p.erased,
-        "calculations": p.calculations,
     }
-
-
-def _patient(r: asyncpg.Record) -> Patient:
-    return Patient(
-        r["patient_id"],
-        r["given_name"],
-        r["family_name"],
-        r["birth_date"],
-        r["sex"],
-        r["phone"],
-        r["email"],
-        r["specialty_data"],
-        r["erased"],
-        r["calculations"],
-    )
-
-
-def _practitioner_row(p: Practitioner) -> dict[str, Any]:
-    return {"name": p.name, "specialty": p.specialty}
-
-
-def _practitioner(r: asyncpg.Record) -> Practitioner:
-    return Practitioner(r["practitioner_id"], r["name"], r["specialty"])
 
 
 def _appointment_row(a: Appointment) -> dict[str, Any]:
@@ -90,15 +59,8 @@ def _appointment(r: asyncpg.Record) -> Appointment:
     )
 
 
-PATIENTS = StateProjection("patients", PATIENT, "rm_patients", "patient_id", _patient_row, _patient)
-PRACTITIONERS = StateProjection(
-    "practitioners",
-    PRACTITIONER,
-    "rm_practitioners",
-    "practitioner_id",
-    _practitioner_row,
-    _practitioner,
-)
+PATIENTS = mirrored("patients", PATIENT, "rm_patients", "patient_id", _patient_search)
+PRACTITIONERS = mirrored("practitioners", PRACTITIONER, "rm_practitioners", "practitioner_id")
 APPOINTMENTS = StateProjection(
     "appointments",
     APPOINTMENT,
