@@ -108,8 +108,10 @@ async def _unsealed_lines(
     sealed = [r for r in rows if r["sealed_id"] is not None]
     if not sealed:
         return [r["line"] for r in rows]
-    opened = await keys.open_data(
-        conn, tenant_id, [(r["sealed_id"], r["sealed_type"], r["sealed_data"]) for r in sealed]
+    opened = iter(
+        await keys.open_all(
+            conn, [(tenant_id, r["sealed_id"], r["sealed_type"], r["sealed_data"]) for r in sealed]
+        )
     )
     lines = []
     for r in rows:
@@ -117,7 +119,7 @@ async def _unsealed_lines(
             lines.append(r["line"])
         else:
             line = orjson.loads(r["line"])
-            line["data"] = opened[r["sealed_id"]]
+            line["data"] = next(opened)
             lines.append(orjson.dumps(line).decode())
     return lines
 

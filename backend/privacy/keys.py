@@ -31,17 +31,28 @@ def master() -> MasterKey:
     return _MASTER
 
 
+_KEY_FOR_WRITING = """
+WITH found AS (SELECT wrapped_key FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2),
+     made AS (INSERT INTO subject_keys (tenant_id, subject_id, wrapped_key)
+              SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM found)
+              ON CONFLICT (tenant_id, subject_id) DO NOTHING
+              RETURNING wrapped_key)
+SELECT wrapped_key FROM found UNION ALL SELECT wrapped_key FROM made
+"""
+
+
 async def data_key_for_writing(conn: asyncpg.Connection, tenant_id: UUID, subject: UUID) -> bytes:
-    """The subject's key, created on first use. Refused once the subject has been erased."""
-    wrapped = master().wrap(new_data_key(), tenant_id, subject)
+    """The subject's key, created on first use (an existing key is only read, never rewritten).
+    Refused once the subject has been erased."""
     row = await conn.fetchrow(
-        "INSERT INTO subject_keys (tenant_id, subject_id, wrapped_key) VALUES ($1, $2, $3)"
-        " ON CONFLICT (tenant_id, subject_id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id"
-        " RETURNING wrapped_key",
-        tenant_id,
-        subject,
-        wrapped,
+        _KEY_FOR_WRITING, tenant_id, subject, master().wrap(new_data_key(), tenant_id, subject)
     )
+    if row is None:  # another transaction created it between our look and our insert
+        row = await conn.fetchrow(
+            "SELECT wrapped_key FROM subject_keys WHERE tenant_id = $1 AND subject_id = $2",
+            tenant_id,
+            subject,
+        )
     assert row is not None
     if row["wrapped_key"] is None:
         msg = f"subject {subject} has been erased: no personal data can be recorded"
@@ -64,34 +75,25 @@ async def destroy(conn: asyncpg.Connection, tenant_id: UUID, subject: UUID) -> N
 async def unseal(conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
     """The events with their personal fields readable, or redacted where the key is gone.
     One query for all the subjects involved; events without sealed fields pass unchanged."""
-    subjects = [subject_of(e.event_type, e.data) if is_sealed(e.data) else None for e in events]
-    if not any(subjects):
+    sealed = [e for e in events if is_sealed(e.data)]
+    if not sealed:
         return list(events)
-    ciphers = await _ciphers(
-        conn, {(e.tenant_id, s) for e, s in zip(events, subjects, strict=True) if s}
-    )
+    opened = await open_all(conn, [(e.tenant_id, e.event_id, e.event_type, e.data) for e in sealed])
+    data = {e.event_id: d for e, d in zip(sealed, opened, strict=True)}
+    return [_with_data(e, data[e.event_id]) if e.event_id in data else e for e in events]
+
+
+async def open_all(
+    conn: asyncpg.Connection, sealed: Sequence[tuple[UUID, UUID, str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The opened (or, once erased, redacted) data of sealed events given as (tenant id, event
+    id, event type, stored data), in their order; one key query for all their subjects."""
+    subjects = [(tenant, subject_of(kind, data)) for tenant, _, kind, data in sealed]
+    ciphers = await _ciphers(conn, set(subjects))
     return [
-        e
-        if subject is None
-        else _with_data(
-            e,
-            opened_data(e.event_type, e.data, ciphers.get((e.tenant_id, subject)), e.event_id),
-        )
-        for e, subject in zip(events, subjects, strict=True)
+        opened_data(kind, data, ciphers.get(subject), event_id)
+        for (_, event_id, kind, data), subject in zip(sealed, subjects, strict=True)
     ]
-
-
-async def open_data(
-    conn: asyncpg.Connection, tenant_id: UUID, sealed: Sequence[tuple[UUID, str, dict[str, Any]]]
-) -> dict[UUID, dict[str, Any]]:
-    """Opened data of (event id, event type, stored data) triples of one tenant, by event id."""
-    ciphers = await _ciphers(conn, {(tenant_id, subject_of(t, d)) for _, t, d in sealed})
-    return {
-        event_id: opened_data(
-            event_type, data, ciphers.get((tenant_id, subject_of(event_type, data))), event_id
-        )
-        for event_id, event_type, data in sealed
-    }
 
 
 async def _ciphers(
