@@ -22,7 +22,7 @@ from backend.eventstore import EventStore, NewEvent, StreamAppend, WrongExpected
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.errors import Conflict, DomainError
 from backend.kernel.events import DomainEvent, to_data
-from backend.loading import fold_stream, snapshot_if_due
+from backend.loading import fold_stream, save_snapshot
 from backend.privacy import keys
 from backend.privacy.sealing import sealed_data
 
@@ -88,9 +88,18 @@ class CommandSession:
         self.conn = conn
         self.tenant_id = tenant_id
         self.ctx = ctx
+        self._data_keys: dict[UUID, bytes] = {}
         self.plugins: dict[str, str] = {}
         """Specialty plugins (name -> version) the command captured values under; recorded in
         the metadata of every event it appends (see backend/plugins)."""
+
+    async def _data_key(self, subject: UUID) -> bytes:
+        """The subject's data key, looked up once per command."""
+        if subject not in self._data_keys:
+            self._data_keys[subject] = await keys.data_key_for_writing(
+                self.conn, self.tenant_id, subject
+            )
+        return self._data_keys[subject]
 
     def note_plugins(self, versions: dict[str, str]) -> None:
         self.plugins.update(versions)
@@ -132,19 +141,14 @@ class CommandSession:
                 primary.aggregate.view(new_state),
             )
         result = await self.store.append(self.tenant_id, appends, self.conn)
-        changed = [(primary, new_state, events)]
-        changed += [(loaded, _evolved(loaded, evs), evs) for loaded, evs in (others or {}).values()]
-        for loaded, state, evs in changed:
-            if evs:
-                await snapshot_if_due(
-                    self.conn,
-                    self.store.snapshots,
-                    self.tenant_id,
-                    loaded.aggregate,
-                    loaded.stream_id,
-                    loaded.version,
-                    loaded.version + len(evs),
-                    state,
+        for loaded, evs in [(primary, events), *(others or {}).values()]:
+            after = loaded.version + len(evs)
+            if evs and self.store.snapshots.due(
+                loaded.aggregate.stream_type, loaded.version, after
+            ):
+                state = new_state if loaded is primary else _evolved(loaded, evs)
+                await save_snapshot(
+                    self.conn, self.tenant_id, loaded.aggregate, loaded.stream_id, after, state
                 )
         return CommandResult(
             primary.stream_id,
@@ -163,8 +167,7 @@ class CommandSession:
         for e in events:
             event_id, data = uuid4(), to_data(e)
             if e.personal:
-                subject = UUID(str(data[e.subject]))
-                key = await keys.data_key_for_writing(self.conn, self.tenant_id, subject)
+                key = await self._data_key(UUID(str(data[e.subject])))
                 data = sealed_data(type(e), data, key, event_id)
             new.append(
                 NewEvent(event_id, e.type_name(), data, occurred_at, metadata, e.schema_version)

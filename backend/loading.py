@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from backend.eventstore.snapshots import SnapshotPolicy, read_from_snapshot, write_snapshot
+from backend.eventstore.snapshots import read_from_snapshot, write_snapshot
 from backend.kernel import state_codec
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import revive
@@ -77,18 +77,16 @@ async def _without_snapshot(
     return Folded(state, last.version if last else 0, last.position if last else 0, len(events))
 
 
-async def snapshot_if_due(
+async def save_snapshot(
     conn: asyncpg.Connection,
-    policy: SnapshotPolicy,
     tenant_id: UUID,
     aggregate: Aggregate[Any],
     stream_id: UUID,
-    before: int,
-    after: int,
+    version: int,
     state: Any,
 ) -> None:
-    if not policy.due(aggregate.stream_type, before, after):
-        return
+    """Snapshot `state` at `version` (the caller decided it is due), unless the state codec
+    would not revive it exactly."""
     if not state_codec.round_trips(state):
         log.warning("snapshot_skipped", stream_type=aggregate.stream_type, reason="no round trip")
         return
@@ -97,7 +95,7 @@ async def snapshot_if_due(
         tenant_id,
         aggregate.stream_type,
         stream_id,
-        after,
+        version,
         aggregate.snapshot_version,
         state_codec.encode(state),
     )
