@@ -90,3 +90,9 @@ class IdempotentRequest:
                 status_code,
                 body,
             )
+
+
+async def forget_responses_about(conn: asyncpg.Connection, resource_id: UUID) -> None:
+    """Drop the remembered responses of commands on a resource (they echo its data: an erasure
+    must not leave them behind). A repeat of such a request then runs again."""
+    await conn.execute("DELETE FROM idempotency_keys WHERE response->>'id' = $1", str(resource_id))

@@ -123,3 +123,10 @@ async def write_snapshot(
     """Record `state` (JSON) as the stream's state at `version`, in the caller's transaction.
     Nothing is written unless all `version` events are there (never a state ahead of them)."""
     await conn.execute(_WRITE, tenant_id, stream_type, stream_id, version, state_version, state)
+
+
+async def forget_snapshots(conn: asyncpg.Connection, stream_type: str, stream_id: UUID) -> None:
+    """Drop a stream's snapshots (they are derived, so nothing is lost: loads replay events)."""
+    await conn.execute(
+        "DELETE FROM snapshots WHERE stream_type = $1 AND stream_id = $2", stream_type, stream_id
+    )

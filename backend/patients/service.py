@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from backend.api.idempotency import forget_responses_about
+from backend.eventstore.snapshots import forget_snapshots
 from backend.handling import CommandResult, CommandSession
 from backend.patients import model
 from backend.plugins.service import patient_changed, with_warnings
@@ -39,13 +41,7 @@ async def erase(session: CommandSession, patient_id: UUID, reason: str) -> Comma
     (snapshots, stored command responses), and record the erasure, in one transaction."""
     patient = await session.load(model.PATIENT, patient_id, conditional=True)
     events = model.erase(patient.state, reason)
-    await session.conn.execute(
-        "DELETE FROM snapshots WHERE stream_type = $1 AND stream_id = $2",
-        model.PATIENT.stream_type,
-        patient_id,
-    )
-    await session.conn.execute(
-        "DELETE FROM idempotency_keys WHERE response->>'id' = $1", str(patient_id)
-    )
+    await forget_snapshots(session.conn, model.PATIENT.stream_type, patient_id)
+    await forget_responses_about(session.conn, patient_id)
     await keys.destroy(session.conn, session.tenant_id, patient_id)
     return await session.save(patient, events)
