@@ -24,7 +24,6 @@ from backend.admissions.events import (
 from backend.admissions.stays import Stay
 from backend.admissions.wards import Ward
 from backend.kernel.aggregate import Aggregate, register_aggregate
-from backend.kernel.clinical_time import occurred_at
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
 from backend.plugins.events import (
@@ -134,16 +133,6 @@ def view(state: Admission) -> dict[str, Any]:
 def require_hospital(kind: str) -> None:
     if kind != "hospital":
         raise Conflict("NOT_A_HOSPITAL", f"admissions are for hospitals; this tenant is a {kind}")
-
-
-def valid_time(
-    name: str, claimed: dt.datetime | None, now: dt.datetime, max_late: dt.timedelta
-) -> dt.datetime:
-    """`clinical_time.occurred_at`, naming the request field at fault."""
-    try:
-        return occurred_at(claimed, now, max_late)
-    except Invalid as e:
-        raise Invalid(name, e.message) from None
 
 
 def admit(

@@ -11,6 +11,7 @@ from backend.admissions import model, wards
 from backend.admissions.stays import STAY, stay_stream_id
 from backend.admissions.wards import WARD
 from backend.handling import CommandResult, CommandSession, Loaded
+from backend.kernel.clinical_time import occurred_at
 from backend.kernel.errors import Invalid
 from backend.kernel.events import DomainEvent
 from backend.patients.model import PATIENT
@@ -45,7 +46,7 @@ async def admit(
     specialty_data: dict[str, Any] | None = None,
 ) -> CommandResult:
     policy = await _hospital(session)
-    at = model.valid_time("admitted_at", admitted_at, session.ctx.now, _late(policy))
+    at = occurred_at(admitted_at, session.ctx.now, policy.max_late, "admitted_at")
     if not (await session.load(PATIENT, patient_id)).exists:
         raise Invalid("patient_id", "no such patient")
     admission = await session.load(model.ADMISSION, admission_id)
@@ -97,7 +98,7 @@ async def discharge(
     discharged_at: dt.datetime | None,
 ) -> CommandResult:
     policy = await _hospital(session)
-    at = model.valid_time("discharged_at", discharged_at, session.ctx.now, _late(policy))
+    at = occurred_at(discharged_at, session.ctx.now, policy.max_late, "discharged_at")
     admission = await session.load(model.ADMISSION, admission_id, conditional=True)
     decided = model.discharge(admission.state, disposition, summary, at)
     patient_id = admission.state.patient_id
@@ -111,10 +112,6 @@ async def _hospital(session: CommandSession) -> TenantPolicy:
     policy = await policy_of(session)
     model.require_hospital(policy.kind)
     return policy
-
-
-def _late(policy: TenantPolicy) -> dt.timedelta:
-    return dt.timedelta(hours=policy.late_charting_max_hours)
 
 
 async def _save(

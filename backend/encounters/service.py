@@ -94,8 +94,7 @@ async def record_vitals(
     """Vitals may be charted late: the event's occurred_at is when they were taken."""
     visit = await _load(session, visit_id)
     policy = await policy_of(session)
-    max_late = dt.timedelta(hours=policy.late_charting_max_hours)
-    taken_at = occurred_at(claimed, session.ctx.now, max_late)
+    taken_at = occurred_at(claimed, session.ctx.now, policy.max_late)
     events = model.record_vitals(visit.state, taken_at, readings)
     return await session.save(visit, events, occurred_at=taken_at)
 

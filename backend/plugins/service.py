@@ -103,8 +103,7 @@ async def record_event(
     if plugin is None:
         raise Invalid("plugin", f"specialty {plugin_name!r} is not enabled for this tenant")
     policy = await policy_of(session)
-    max_late = dt.timedelta(hours=policy.late_charting_max_hours)
-    at = occurred_at(claimed_at, session.ctx.now, max_late)
+    at = occurred_at(claimed_at, session.ctx.now, policy.max_late)
     core, patient_data = await _patient(session, state.patient_id)
     decided = capture.specialty_event(
         plugin, target, state, event_type, data, record_id, at, core, patient_data
@@ -128,8 +127,10 @@ async def checklists_started(
 ) -> dict[UUID, tuple[Loaded[Any], list[DomainEvent]]]:
     """The checklists of the named enabled plugins whose workflows this trigger starts, as
     `others` for CommandSession.save."""
-    plugins = await enabled_plugins(session)
     started: dict[UUID, tuple[Loaded[Any], list[DomainEvent]]] = {}
+    if not names:
+        return started  # no specialty named: no need to read which ones are enabled
+    plugins = await enabled_plugins(session)
     for name in dict.fromkeys(names):
         if name not in plugins:
             continue

@@ -34,6 +34,11 @@ class TenantPolicy:
     quiet_hours_end: dt.time = dt.time(8, 0)
     """No patient message is sent between start and end, in the tenant's time zone."""
 
+    @property
+    def max_late(self) -> dt.timedelta:
+        """How far in the past a clinical fact may be charted."""
+        return dt.timedelta(hours=self.late_charting_max_hours)
+
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TenantPolicy))
 

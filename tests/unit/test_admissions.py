@@ -24,6 +24,7 @@ from backend.admissions.model import ADMISSION, Admission, LengthOfStay, length_
 from backend.admissions.stays import STAY, Stay, stay_stream_id
 from backend.admissions.wards import WARD, Ward, occupancy_ratio
 from backend.kernel.aggregate import aggregate_for
+from backend.kernel.clinical_time import occurred_at
 from backend.kernel.errors import Conflict, Invalid, NotFound
 
 ADM = uuid.UUID("10000000-0000-4000-8000-000000000001")
@@ -370,13 +371,13 @@ def test_only_a_hospital_admits() -> None:
     assert e.value.code == "NOT_A_HOSPITAL"
 
 
-def test_valid_time_names_the_request_field() -> None:
+def test_a_late_time_names_the_request_field() -> None:
     now, late = T0, dt.timedelta(hours=72)
-    assert model.valid_time("admitted_at", None, now, late) == now
-    assert model.valid_time("admitted_at", now - 72 * HOUR, now, late) == now - 72 * HOUR
+    assert occurred_at(None, now, late, "admitted_at") == now
+    assert occurred_at(now - 72 * HOUR, now, late, "admitted_at") == now - 72 * HOUR
     for claimed in (now + dt.timedelta(seconds=1), now - 73 * HOUR):
         with pytest.raises(Invalid) as e:
-            model.valid_time("admitted_at", claimed, now, late)
+            occurred_at(claimed, now, late, "admitted_at")
         assert e.value.field == "admitted_at"
 
 
