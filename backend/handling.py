@@ -88,6 +88,7 @@ class CommandSession:
         self.conn = conn
         self.tenant_id = tenant_id
         self.ctx = ctx
+        self._loaded: dict[tuple[str, UUID], Loaded[Any]] = {}
         self._data_keys: dict[UUID, bytes] = {}
         self.plugins: dict[str, str] = {}
         """Specialty plugins (name -> version) the command captured values under; recorded in
@@ -107,11 +108,17 @@ class CommandSession:
     async def load(
         self, aggregate: Aggregate[S], stream_id: UUID, *, conditional: bool = False
     ) -> Loaded[S]:
-        """Fold a stream. `conditional` marks the stream the caller's If-Match refers to."""
-        folded = await fold_stream(self.conn, aggregate, stream_id)
-        loaded = Loaded(aggregate, stream_id, folded.state, folded.version, folded.position)
-        if conditional and self.ctx.if_match is not None and self.ctx.if_match != folded.version:
-            msg = f"If-Match {self.ctx.if_match} but the current version is {folded.version}"
+        """Fold a stream, once per command: handlers that consult the same stream (the tenant's
+        policy, a patient) share one read until the command appends to it. `conditional` marks
+        the stream the caller's If-Match refers to."""
+        key = (aggregate.stream_type, stream_id)
+        loaded = self._loaded.get(key)
+        if loaded is None:
+            folded = await fold_stream(self.conn, aggregate, stream_id)
+            loaded = Loaded(aggregate, stream_id, folded.state, folded.version, folded.position)
+            self._loaded[key] = loaded
+        if conditional and self.ctx.if_match is not None and self.ctx.if_match != loaded.version:
+            msg = f"If-Match {self.ctx.if_match} but the current version is {loaded.version}"
             raise PreconditionFailed(msg)
         return loaded
 
@@ -141,6 +148,8 @@ class CommandSession:
                 primary.aggregate.view(new_state),
             )
         result = await self.store.append(self.tenant_id, appends, self.conn)
+        for appended in appends:  # a later load in this command reads them again
+            self._loaded.pop((appended.stream_type, appended.stream_id), None)
         for loaded, evs in [(primary, events), *(others or {}).values()]:
             after = loaded.version + len(evs)
             if evs and self.store.snapshots.due(
