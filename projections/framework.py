@@ -61,6 +61,10 @@ class StateProjection:
     def wants(self, stream_type: str, event_type: str) -> bool:
         return stream_type == self.aggregate.stream_type
 
+    def view_of(self, row: asyncpg.Record) -> dict[str, Any]:
+        """A row as the API shows it: the aggregate's view of its state, with its version."""
+        return {**self.aggregate.view(self.from_row(row)), "version": row["version"]}
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         mine = [e for e in events if e.stream_type == self.aggregate.stream_type]
         if not mine:

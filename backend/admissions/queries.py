@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from backend.admissions import model, wards
+from backend.admissions import wards
 from backend.admissions.projections import ADMISSIONS, WARDS
 from backend.api.deps import require
 from backend.api.reads import MinPosition, read_model, read_model_response, read_one
@@ -24,9 +23,7 @@ Status = Literal["admitted", "discharged"]
 async def get_admission(
     admission_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
 ) -> Response:
-    return await read_one(
-        request, principal, ADMISSIONS, admission_id, min_position, admission_view, "admission"
-    )
+    return await read_one(request, principal, ADMISSIONS, admission_id, min_position, "admission")
 
 
 @router.get("/admissions")
@@ -48,7 +45,7 @@ async def list_admissions(
             ward_id,
             patient_id,
         )
-    return read_model_response({"items": [admission_view(r) for r in rows]}, at)
+    return read_model_response({"items": [ADMISSIONS.view_of(r) for r in rows]}, at)
 
 
 @router.get("/census")
@@ -99,7 +96,3 @@ def _occupancy(ward_id: UUID | None, name: str | None, beds: int, occupied: int)
         "occupancy": str(wards.occupancy_ratio(occupied, beds)),
     }
     return counts if ward_id is None else {"ward_id": ward_id, "name": name, **counts}
-
-
-def admission_view(row: asyncpg.Record) -> dict[str, Any]:
-    return {**model.view(ADMISSIONS.from_row(row)), "version": row["version"]}

@@ -126,6 +126,8 @@ class KeyedReadModel(Protocol):
     @property
     def key(self) -> str: ...
 
+    def view_of(self, row: asyncpg.Record) -> dict[str, Any]: ...
+
 
 async def read_one(
     request: Request,
@@ -133,14 +135,13 @@ async def read_one(
     model: KeyedReadModel,
     row_id: UUID,
     min_position: int | None,
-    view: Callable[[asyncpg.Record], dict[str, Any]],
     what: str,
     visible: Callable[[asyncpg.Record], bool] = lambda _: True,
 ) -> Response:
-    """The row `row_id` of `model` as `view` shows it, with its version as ETag; 404 when it is
+    """The row `row_id` of `model` as its view shows it, with its version as ETag; 404 when it is
     not there (another tenant's rows are not there) or not `visible` to the caller."""
     async with read_model(request, principal, model.name, min_position) as (conn, at):
         row = await conn.fetchrow(f"SELECT * FROM {model.table} WHERE {model.key} = $1", row_id)
     if row is None or not visible(row):
         raise NotFound(f"{what} {row_id} not found")
-    return read_model_response(view(row), at, {"ETag": f'"{row["version"]}"'})
+    return read_model_response(model.view_of(row), at, {"ETag": f'"{row["version"]}"'})

@@ -12,7 +12,6 @@ from starlette.responses import Response
 from backend.api.deps import require
 from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.auth.principal import Principal, Role
-from backend.billing import model
 from backend.billing.projections import INVOICES, LEDGER
 
 router = APIRouter(prefix="/v1", tags=["billing"])
@@ -31,9 +30,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 async def get_invoice(
     invoice_id: UUID, request: Request, principal: InvoiceReaders, min_position: MinPosition = None
 ) -> Response:
-    return await read_one(
-        request, principal, INVOICES, invoice_id, min_position, _invoice_view, "invoice"
-    )
+    return await read_one(request, principal, INVOICES, invoice_id, min_position, "invoice")
 
 
 @router.get("/invoices")
@@ -56,7 +53,7 @@ async def list_invoices(
             cursor,
             limit + 1,
         )
-    items = [_invoice_view(r) for r in rows[:limit]]
+    items = [INVOICES.view_of(r) for r in rows[:limit]]
     next_cursor = str(items[-1]["id"]) if len(rows) > limit else None
     return read_model_response({"items": items, "next_cursor": next_cursor}, at)
 
@@ -110,10 +107,6 @@ async def get_ledger(
         ],
     }
     return read_model_response(body, at)
-
-
-def _invoice_view(row: asyncpg.Record) -> dict[str, Any]:
-    return {**model.view(INVOICES.from_row(row)), "version": row["version"]}
 
 
 def _entry_view(row: asyncpg.Record) -> dict[str, Any]:

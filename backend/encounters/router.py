@@ -17,7 +17,7 @@ from backend.api.reads import MinPosition, read_model, read_model_response, read
 from backend.api.types import Instant, Text
 from backend.auth.principal import STAFF, Principal, Role
 from backend.encounters import service
-from backend.encounters.projections import VISITS, visit_view
+from backend.encounters.projections import VISITS
 from backend.encounters.vitals import Readings
 
 router = APIRouter(prefix="/v1/visits", tags=["visits"])
@@ -259,7 +259,6 @@ async def get_visit(
         VISITS,
         visit_id,
         min_position,
-        visit_view,
         "visit",
         lambda row: _may_read(principal, row),
     )
@@ -281,7 +280,7 @@ async def list_visits(
             patient_id,
             status,
         )
-    return read_model_response({"items": [visit_view(r) for r in rows]}, at)
+    return read_model_response({"items": [VISITS.view_of(r) for r in rows]}, at)
 
 
 def _may_read(principal: Principal, row: asyncpg.Record) -> bool:

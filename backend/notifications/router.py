@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -15,7 +14,7 @@ from backend.api.deps import require, tenant_of
 from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
-from backend.notifications import model, service
+from backend.notifications import service
 from backend.notifications.projections import NOTIFICATIONS
 
 router = APIRouter(tags=["notifications"])
@@ -58,7 +57,7 @@ async def list_notifications(
             status,
             patient_id,
         )
-    return read_model_response({"items": [notification_view(r) for r in rows]}, at)
+    return read_model_response({"items": [NOTIFICATIONS.view_of(r) for r in rows]}, at)
 
 
 @router.get("/v1/notifications/{notification_id}")
@@ -71,10 +70,5 @@ async def get_notification(
         NOTIFICATIONS,
         notification_id,
         min_position,
-        notification_view,
         "notification",
     )
-
-
-def notification_view(row: asyncpg.Record) -> dict[str, Any]:
-    return {**model.view(NOTIFICATIONS.from_row(row)), "version": row["version"]}

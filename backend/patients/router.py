@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -18,7 +17,7 @@ from backend.api.reads import MinPosition, read_model, read_model_response, read
 from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
 from backend.kernel.errors import Invalid
-from backend.patients import model, service
+from backend.patients import service
 from projections.read_models import PATIENTS
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
@@ -102,7 +101,7 @@ async def erase_patient(
 async def get_patient(
     patient_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
 ) -> Response:
-    return await read_one(request, principal, PATIENTS, patient_id, min_position, _view, "patient")
+    return await read_one(request, principal, PATIENTS, patient_id, min_position, "patient")
 
 
 @router.get("")
@@ -132,14 +131,10 @@ async def search_patients(
             _decode_cursor(cursor),
             limit + 1,
         )
-    page = [_view(r) for r in rows[:limit]]
+    page = [PATIENTS.view_of(r) for r in rows[:limit]]
     more = len(rows) > limit
     body = {"items": page, "next_cursor": _encode_cursor(page[-1]["id"]) if more else None}
     return read_model_response(body, position)
-
-
-def _view(row: asyncpg.Record) -> dict[str, Any]:
-    return {**model.view(PATIENTS.from_row(row)), "version": row["version"]}
 
 
 def _like_escape(text: str) -> str:

@@ -18,7 +18,7 @@ from backend.kernel.errors import NotFound
 from backend.loading import fold_stream
 from backend.plugins import registry, service
 from backend.plugins.config import ui_config
-from backend.plugins.projections import CHECKLISTS, checklist_view
+from backend.plugins.projections import CHECKLISTS
 from backend.tenancy.model import TENANT
 
 router = APIRouter(prefix="/v1", tags=["specialties"])
@@ -150,7 +150,7 @@ async def list_checklists(
             subject_id,
             status,
         )
-    return read_model_response({"items": [checklist_view(r) for r in rows]}, at)
+    return read_model_response({"items": [CHECKLISTS.view_of(r) for r in rows]}, at)
 
 
 async def _enabled(request: Request, principal: Principal) -> frozenset[str]:

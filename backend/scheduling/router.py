@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -16,7 +15,7 @@ from backend.api.deps import require, tenant_of
 from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.api.types import Instant, Text
 from backend.auth.principal import STAFF, Principal, Role
-from backend.scheduling import model, service
+from backend.scheduling import service
 from projections.read_models import APPOINTMENTS
 
 router = APIRouter(prefix="/v1/appointments", tags=["scheduling"])
@@ -113,7 +112,6 @@ async def get_appointment(
         APPOINTMENTS,
         appointment_id,
         min_position,
-        appointment_view,
         "appointment",
     )
 
@@ -137,8 +135,4 @@ async def list_appointments(
             practitioner_id,
             status,
         )
-    return read_model_response({"items": [appointment_view(r) for r in rows]}, at)
-
-
-def appointment_view(row: asyncpg.Record) -> dict[str, Any]:
-    return {**model.view(APPOINTMENTS.from_row(row)), "version": row["version"]}
+    return read_model_response({"items": [APPOINTMENTS.view_of(r) for r in rows]}, at)

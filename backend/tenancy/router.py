@@ -135,10 +135,6 @@ async def get_practitioner(
         PRACTITIONERS,
         practitioner_id,
         min_position,
-        lambda row: {
-            **model.practitioner_view(PRACTITIONERS.from_row(row)),
-            "version": row["version"],
-        },
         "practitioner",
     )
 
