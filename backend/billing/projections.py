@@ -5,76 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
 import asyncpg
 
+from backend.billing.events import InvoiceIssued, PaymentCaptured, RefundIssued
 from backend.billing.ledger import journal
-from backend.billing.model import INVOICE, Invoice, Line
+from backend.billing.model import INVOICE
 from backend.eventstore import RecordedEvent
 from backend.kernel.events import revive
-from projections.framework import StateProjection
+from projections.framework import mirrored
 
 LEDGER_STREAMS = frozenset({"invoice", "payment"})
+LEDGER_EVENTS = frozenset(e.type_name() for e in (InvoiceIssued, PaymentCaptured, RefundIssued))
+"""The only events that post journals (ledger.journal): the runner may skip every other."""
 
 
-def _invoice_row(i: Invoice) -> dict[str, Any]:
-    return {
-        "patient_id": i.patient_id,
-        "visit_id": i.visit_id,
-        "currency": i.currency,
-        "status": i.status,
-        "issued": i.issued,
-        "lines": [
-            {
-                "line_id": x.id,
-                "code": x.code,
-                "description": x.description,
-                "quantity": x.quantity,
-                "unit_price": x.unit_price,
-            }
-            for x in i.lines
-        ],
-        "discount_percent": i.discount_percent,
-        "discount_reason": i.discount_reason,
-        "subtotal": i.subtotal,
-        "discount": i.discount,
-        "total": i.total,
-        "paid": i.paid,
-        "refunded": i.refunded,
-        "balance": i.balance,
-        "payment_ids": list(i.payment_ids),
-    }
-
-
-def _invoice(r: asyncpg.Record) -> Invoice:
-    lines = tuple(
-        Line(
-            UUID(x["line_id"]), x["code"], x["description"], x["quantity"], Decimal(x["unit_price"])
-        )
-        for x in r["lines"]
-    )
-    return Invoice(
-        r["invoice_id"],
-        r["patient_id"],
-        r["visit_id"],
-        r["currency"],
-        lines,
-        r["discount_percent"],
-        r["discount_reason"],
-        r["issued"],
-        r["subtotal"],
-        r["discount"],
-        r["total"],
-        r["paid"],
-        r["refunded"],
-        tuple(UUID(p) for p in r["payment_ids"]),
-    )
-
-
-INVOICES = StateProjection("invoices", INVOICE, "rm_invoices", "invoice_id", _invoice_row, _invoice)
+INVOICES = mirrored(
+    "invoices",
+    INVOICE,
+    "rm_invoices",
+    "invoice_id",
+    lambda i: {"status": i.status, "balance": i.balance},  # derived, for the list's filters
+)
 
 
 @dataclass(frozen=True)
@@ -86,12 +39,12 @@ class LedgerProjection:
     table: str = "rm_ledger_entries"
 
     def wants(self, stream_type: str, event_type: str) -> bool:
-        return stream_type in LEDGER_STREAMS
+        return stream_type in LEDGER_STREAMS and event_type in LEDGER_EVENTS
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         rows = []
         for event in events:
-            if event.stream_type not in LEDGER_STREAMS:
+            if not self.wants(event.stream_type, event.event_type):
                 continue
             entry = journal(revive(event), event.stream_type)
             if entry is None:
