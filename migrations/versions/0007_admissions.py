@@ -30,8 +30,6 @@ CREATE TABLE rm_admissions (
     discharged_at timestamptz,
     disposition   text,
     summary       text,
-    los_days      int,
-    los_hours     int,
     version       bigint NOT NULL,
     PRIMARY KEY (tenant_id, admission_id)
 );
