@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Annotated
 from uuid import UUID
 
-import orjson
 import pydantic
 from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +21,7 @@ from starlette.responses import Response
 
 from backend.api.deps import context_for
 from backend.api.problems import ApiError, problem
+from backend.api.reads import json_response
 from backend.api.types import Instant, Text
 from backend.auth.principal import Principal
 from backend.billing import service
@@ -63,7 +63,7 @@ async def payment_webhook(
     except pydantic.ValidationError as e:
         raise RequestValidationError(e.errors()) from e
     if notice.event != CAPTURED:
-        return _json({"status": "ignored", "event": notice.event})
+        return json_response({"status": "ignored", "event": notice.event})
     principal = Principal(f"gateway:{provider}", notice.tenant_id, frozenset())
     request.state.principal = principal  # the request log names the tenant and the gateway
     capture = Capture(
@@ -83,8 +83,4 @@ async def payment_webhook(
         detail = f"payment {result.id} recorded as refused: {result.view['refusal_detail']}"
         errors = [{"field": REFUSAL_FIELDS.get(code, "body"), "message": detail}]
         return problem(422, code, detail, errors=errors)
-    return _json(result.body(), {"ETag": f'"{result.version}"'})
-
-
-def _json(body: object, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+    return json_response(result.body(), {"ETag": f'"{result.version}"'})
