@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from backend.billing.model import MAX_LINES, NewLine, check_line
+from backend.billing.money import parse_amount
 from backend.encounters.events import (
     AddendumAdded,
     BillableServiceAdded,
@@ -41,9 +43,6 @@ from backend.scheduling.model import Appointment
 
 NOTE_SECTIONS = ("subjective", "objective", "assessment", "plan")
 OPENABLE_APPOINTMENT = frozenset({"confirmed", "checked_in"})
-CENT = Decimal("0.01")
-MAX_UNIT_PRICE = Decimal("999999999.99")
-MAX_QUANTITY = 10_000
 MAX_DURATION_DAYS = 365
 
 
@@ -192,19 +191,19 @@ def draft_note(state: Visit, sections: dict[str, str]) -> list[DomainEvent]:
 def add_service(
     state: Visit, code: str, description: str, quantity: int, unit_price: str
 ) -> list[DomainEvent]:
+    """A service is a line of the invoice its sign-off drafts, so it is held to the invoice
+    line's rules (billing.model) here, where the clinician can still be told: refused later,
+    in the billing reaction, it would stop that reaction for every tenant."""
     _open(state)
-    if not 1 <= quantity <= MAX_QUANTITY:
-        raise Invalid("quantity", f"a whole number from 1 to {MAX_QUANTITY}")
-    price = money("unit_price", unit_price)
-    return [
-        BillableServiceAdded(
-            _id(state),
-            _required("code", code),
-            _required("description", description),
-            quantity,
-            price,
-        )
-    ]
+    if len(state.services) >= MAX_LINES:
+        raise Invalid("services", f"at most {MAX_LINES} services (the lines of one invoice)")
+    try:
+        price = parse_amount(unit_price)
+    except ValueError as e:
+        raise Invalid("unit_price", str(e)) from None
+    line = NewLine(code.strip(), description.strip(), quantity, price)
+    check_line(line)
+    return [BillableServiceAdded(_id(state), line.code, line.description, quantity, price)]
 
 
 def sign_off(state: Visit, actor: str, is_doctor: bool) -> list[DomainEvent]:
@@ -318,19 +317,6 @@ def report_result(
             now,
         )
     ]
-
-
-def money(field: str, raw: str) -> Decimal:
-    """A non-negative amount with at most two decimal places (the currency's minor unit)."""
-    try:
-        amount = Decimal(raw.strip())
-    except InvalidOperation:
-        raise Invalid(field, 'a decimal string such as "12.50"') from None
-    if not amount.is_finite() or not 0 <= amount <= MAX_UNIT_PRICE:
-        raise Invalid(field, f'a decimal string from "0" to "{MAX_UNIT_PRICE}"')
-    if amount != amount.quantize(CENT):
-        raise Invalid(field, "at most two decimal places")
-    return amount.quantize(CENT)
 
 
 def _order_in(state: Visit, order_id: UUID, status: str, action: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from backend.billing.model import MAX_LINES
 from backend.encounters import model
 from backend.encounters.events import (
     AddendumAdded,
@@ -162,6 +163,7 @@ def test_services_are_recorded_with_two_decimal_prices() -> None:
         (1, "Infinity", "unit_price"),
         (1, "1.005", "unit_price"),
         (1, "1000000000", "unit_price"),
+        (1, "12.500", "unit_price"),  # billing refuses three places: so must the visit
     ],
 )
 def test_bad_services_name_the_field(quantity: int, price: str, field: str) -> None:
@@ -173,6 +175,15 @@ def test_bad_services_name_the_field(quantity: int, price: str, field: str) -> N
 def test_a_free_service_is_allowed() -> None:
     [event] = model.add_service(opened(), "FU", "Follow-up", 1, "0")
     assert isinstance(event, BillableServiceAdded) and event.unit_price == Decimal("0.00")
+
+
+def test_a_visit_holds_no_more_services_than_an_invoice_holds_lines() -> None:
+    state = opened()
+    for n in range(MAX_LINES):
+        state = after(state, model.add_service(state, f"S{n}", "service", 1, "1"))
+    with pytest.raises(Invalid) as e:
+        model.add_service(state, "ONE-MORE", "service", 1, "1")
+    assert e.value.field == "services"
 
 
 def test_blank_service_code_is_refused() -> None:
