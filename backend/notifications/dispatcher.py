@@ -77,13 +77,13 @@ class Dispatcher:
         claimed = await self._run(
             tenant_id, nid, lambda s: service.start_attempt(s, nid, self.lease)
         )
-        if claimed is None or claimed.channel is None:
+        if claimed is None:
             return
+        # Claimed means reachable: no contact escalates when queued, erased when claimed.
+        assert claimed.channel is not None and claimed.address is not None
         attempt = claimed.attempts
+        message = Message(claimed.channel, claimed.address, claimed.body)
         try:
-            if claimed.address is None:  # the patient was erased after it was queued
-                raise LookupError("the recipient's address has been erased")
-            message = Message(claimed.channel, claimed.address, claimed.body)
             provider_id = await self.channels[claimed.channel].send(message, f"{nid}:{attempt}")
         except Exception as e:  # whatever the provider call raised is this attempt's failure
             error = f"{type(e).__name__}: {e}"

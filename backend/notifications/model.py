@@ -28,6 +28,7 @@ from backend.notifications.events import (
 
 STATUSES = ("queued", "sending", "sent", "failed", "escalated")
 NO_CONTACT = "no contact"
+RECIPIENT_ERASED = "recipient erased"
 _NAMESPACE = uuid.UUID("0d6c7e0a-51c4-4c2e-8f7e-2b9f4f1f6a10")
 
 
@@ -132,10 +133,14 @@ def queue(
 
 
 def start_attempt(state: Notification, now: dt.datetime, lease: dt.timedelta) -> list[DomainEvent]:
-    """The next attempt if one is due; the same attempt again if its sender's lease ran out."""
+    """The next attempt if one is due; the same attempt again if its sender's lease ran out.
+    A message whose recipient was erased after it was queued (its address reads as redacted)
+    cannot be sent: it goes to the front desk at once instead of failing three times."""
     due = state.due_at
     if state.id is None or due is None or due > now:
         return []
+    if state.address is None:
+        return [NotificationEscalated(state.id, RECIPIENT_ERASED)]
     attempt = state.attempts if state.status == "sending" else state.attempts + 1
     return [NotificationAttemptStarted(state.id, attempt, now + lease)]
 

@@ -4,6 +4,7 @@ three steps (start an attempt, record it sent, record it failed)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from backend.billing.money import CENT
 from backend.handling import CommandResult, CommandSession
 from backend.kernel.errors import Invalid
 from backend.notifications import model, templates
+from backend.notifications.events import NotificationAttemptStarted
 from backend.notifications.model import NOTIFICATION, Notification, RetryPolicy
 from backend.notifications.quiet_hours import outside_quiet_hours
 from backend.notifications.templates import (
@@ -131,16 +133,16 @@ async def queue_payment_receipt(
 async def start_attempt(
     session: CommandSession, nid: UUID, lease: dt.timedelta
 ) -> Notification | None:
-    """The notification with its attempt recorded as started, or None if none is due."""
+    """The notification with its attempt recorded as started, or None if there is nothing to
+    send (none due, or it was escalated instead)."""
     loaded = await session.load(NOTIFICATION, nid)
     events = model.start_attempt(loaded.state, session.ctx.now, lease)
     if not events:
         return None
     await session.save(loaded, events)
-    state = loaded.state
-    for event in events:
-        state = model.evolve(state, event)
-    return state
+    if not isinstance(events[-1], NotificationAttemptStarted):
+        return None
+    return functools.reduce(model.evolve, events, loaded.state)
 
 
 async def record_sent(

@@ -3,6 +3,7 @@ backoff and escalation, and the fake channel's deduplication."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from zoneinfo import ZoneInfo
@@ -224,10 +225,18 @@ def test_no_contact_is_escalated_at_once() -> None:
     assert (state.status, state.due_at) == ("escalated", None)
 
 
-def test_the_notification_id_is_deterministic() -> None:
-    assert model.notification_id(SOURCE, "r") == model.notification_id(SOURCE, "r")
+def test_the_notification_id_follows_from_source_and_template() -> None:
+    # Pinned: an id that changed between releases would queue a redelivered event's message again.
+    assert model.notification_id(SOURCE, "r") == uuid.UUID("d4cb0830-a885-5334-9238-3f1d19921333")
     assert model.notification_id(SOURCE, "r") != model.notification_id(SOURCE, "other")
     assert model.notification_id(SOURCE, "r") != model.notification_id(NID, "r")
+
+
+def test_a_message_whose_recipient_was_erased_goes_to_the_front_desk_unsent() -> None:
+    redacted = dataclasses.replace(fold(queued()), address=None, body="[erased]")
+    [event] = model.start_attempt(redacted, T0, LEASE)
+    assert event == NotificationEscalated(NID, "recipient erased")
+    assert fold([*queued(), event]).due_at is None
 
 
 def test_nothing_is_started_before_send_after() -> None:
