@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from decimal import Decimal
@@ -10,7 +11,7 @@ from uuid import UUID, uuid4
 
 from backend.auth.principal import Role
 from backend.billing import model, payment, visit
-from backend.billing.gateway import PaymentGateway, RefundRequest
+from backend.billing.gateway import GatewayError, PaymentGateway, RefundRequest
 from backend.billing.model import INVOICE, NewLine
 from backend.billing.payment import PAYMENT, Capture, payment_stream_id
 from backend.handling import CommandResult, CommandSession, Loaded
@@ -20,6 +21,10 @@ from backend.tenancy.model import TENANT
 from backend.tenancy.service import policy_of
 
 APPROVES_DISCOUNTS = frozenset({Role.CLINIC_ADMIN, Role.FINANCE_BILLING})
+
+
+GATEWAY_SECONDS = 3.0
+"""How long a refund waits for the provider (see refund)."""
 
 
 async def draft_invoice(
@@ -145,15 +150,17 @@ async def refund(
         raise NotFound("invoice not found")
     paid = await session.load(PAYMENT, payment_id)
     payment.check_refund(paid.state, invoice_id, amount, reason)
-    reference = await gateway.refund(
-        RefundRequest(
-            refund_id,
-            paid.state.provider,
-            paid.state.provider_payment_id,
-            amount,
-            paid.state.currency,
-        )
+    request = RefundRequest(
+        refund_id, paid.state.provider, paid.state.provider_payment_id, amount, paid.state.currency
     )
+    try:
+        # Inside the transaction: bounded well below the runtime role's 5 s idle limit, past
+        # which PostgreSQL would end the session after the provider had refunded.
+        async with asyncio.timeout(GATEWAY_SECONDS):
+            reference = await gateway.refund(request)
+    except TimeoutError:
+        msg = f"the payment provider did not answer within {GATEWAY_SECONDS} s; nothing recorded"
+        raise GatewayError(msg) from None
     event = payment.refund(paid.state, invoice_id, refund_id, amount, reason, reference)
     result = await session.save(invoice, [event], {payment_id: (paid, [event])})
     refund_view = {"refund_id": refund_id, "payment_id": payment_id, "amount": str(amount)}

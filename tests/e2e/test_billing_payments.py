@@ -26,7 +26,8 @@ from e2e_helpers import assert_problem, error_fields
 from fastapi import FastAPI
 from support import TenantFixture
 
-from backend.billing.gateway import FakeGateway
+from backend.billing import service
+from backend.billing.gateway import FakeGateway, RefundRequest
 from backend.billing.payment import payment_stream_id
 
 
@@ -352,3 +353,28 @@ async def test_a_refund_repeated_with_its_idempotency_key_refunds_once(
         "PaymentCaptured",
         "RefundIssued",
     ]
+
+
+class _SlowGateway(FakeGateway):
+    """A provider that answers after the refund's time limit."""
+
+    async def refund(self, request: RefundRequest) -> str:
+        await asyncio.sleep(service.GATEWAY_SECONDS * 2)
+        return await super().refund(request)
+
+
+async def test_a_provider_too_slow_to_refund_records_nothing(
+    client: httpx.AsyncClient, tenant: TenantFixture, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refund runs inside the command's transaction, which PostgreSQL ends after 5 s idle:
+    a provider slower than the limit is a 502 with nothing recorded, not a refund lost."""
+    monkeypatch.setattr(service, "GATEWAY_SECONDS", 0.2)
+    invoice = await issued(client, tenant, [CONSULT])
+    paid = (await deliver(client, capture_body(tenant, invoice["id"], "80.00"))).json()
+    monkeypatch.setattr(
+        app.state, "gateway", _SlowGateway(app.state.settings.payment_webhook_secrets)
+    )
+    refund = {"payment_id": paid["id"], "amount": "80.00", "reason": "x"}
+    r = await command(client, tenant, f"{invoice['id']}/refunds", refund, role="CLINIC_ADMIN")
+    assert_problem(r, 502, "GATEWAY_ERROR")
+    assert await stream_events(client, tenant, "payment", paid["id"]) == ["PaymentCaptured"]
