@@ -43,10 +43,13 @@ def patient_data(
     plugins: Mapping[str, Plugin],
     old_data: Mapping[str, Any],
     new_data: Mapping[str, Any],
-    old_core: Mapping[str, Any],
-    new_core: Mapping[str, Any],
+    core: Mapping[str, Any],
+    calculations: Mapping[str, Any],
 ) -> Capture:
-    """A patient's specialty data replaced by `new_data` (on registration or a change)."""
+    """A patient's specialty data replaced by `new_data` (on registration or a change). A
+    calculation repeats when its inputs differ from those its last result (in `calculations`,
+    as the patient folds them) was computed from: the platform's `core` inputs (age today, sex)
+    included, so a birthday since the last result counts."""
     check_specialty_data(plugins, "patient", new_data, "specialty_data")
     capture = Capture()
     for name, values in new_data.items():
@@ -54,13 +57,9 @@ def patient_data(
         before = old_data.get(name, {})
         changed = frozenset(k for k, v in values.items() if before.get(k) != v)
         capture.versions[name] = plugin.version
-        capture.warnings += run_rules(plugin, {**new_core, **values}, changed)
-        old_values = {**old_core, **before}
-        previous = {
-            c.id: {n: old_values.get(n) for n in sorted(c.inputs)}
-            for c in plugin.calculators.values()
-        }
-        capture.events += _calculations(plugin, {**new_core, **values}, previous)
+        merged = {**core, **values}
+        capture.warnings += run_rules(plugin, merged, changed)
+        capture.events += _calculations(plugin, merged, _previous(name, calculations))
     return capture
 
 
@@ -81,7 +80,7 @@ def stream_data(
         merged = {**known_values(plugin.name, state, core, patient), **values}
         capture.warnings += run_rules(plugin, merged, frozenset(values))
         capture.events.append(SpecialtyDataRecorded(name, plugin.version, dict(values)))
-        capture.events += _calculations(plugin, merged, _previous(plugin.name, state))
+        capture.events += _calculations(plugin, merged, _previous(plugin.name, state.calculations))
     return capture
 
 
@@ -108,7 +107,7 @@ def specialty_event(
             record_id, plugin.name, plugin.version, event_type, dict(data), occurred_at
         )
     )
-    capture.events += _calculations(plugin, merged, _previous(plugin.name, state))
+    capture.events += _calculations(plugin, merged, _previous(plugin.name, state.calculations))
     return capture
 
 
@@ -122,10 +121,11 @@ def known_values(
     return values
 
 
-def _previous(plugin: str, state: HasSpecialty) -> dict[str, Any]:
+def _previous(plugin: str, calculations: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs of each of `plugin`'s calculators' last result."""
     return {
         entry["calculator"]: entry["inputs"]
-        for entry in state.calculations.values()
+        for entry in calculations.values()
         if entry["plugin"] == plugin
     }
 

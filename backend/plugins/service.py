@@ -57,12 +57,11 @@ async def patient_changed(session: CommandSession, old: Patient, new: Patient) -
     if new.specialty_data == old.specialty_data:
         return Capture()
     plugins = await enabled_plugins(session)
-    today = session.ctx.now.date()
-    old_core = core_inputs(old, today) if old.id is not None else {}
+    core = core_inputs(new, session.ctx.now.date())
     return _noted(
         session,
         capture.patient_data(
-            plugins, old.specialty_data, new.specialty_data, old_core, core_inputs(new, today)
+            plugins, old.specialty_data, new.specialty_data, core, old.calculations
         ),
     )
 

@@ -13,7 +13,9 @@ from backend.admissions.model import Admission, evolve
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
 from backend.plugins import capture, workflows
+from backend.plugins.events import CalculationRecorded
 from backend.plugins.expressions import EvaluationError, History, compile_expression
+from backend.plugins.folding import with_calculation
 from backend.plugins.loading import load_plugin
 from backend.plugins.model import (
     RuleFailed,
@@ -234,3 +236,32 @@ def test_tenant_specialties_record_only_a_change() -> None:
     assert tenancy.enable_specialties(tenant, ["cardiac", "orthopedics"]) == []
     with pytest.raises(NotFound):
         tenancy.enable_specialties(tenancy.Tenant(), ["cardiac"])
+
+
+def test_a_patients_score_follows_their_age_since_the_last_result() -> None:
+    """The last result was computed at 64; the patient's data changes when they are 66: the
+    score is computed again (65 and over counts a point), not left as it was."""
+    risk = {
+        "congestive_heart_failure": False,
+        "hypertension": False,
+        "diabetes": False,
+        "stroke_tia": False,
+        "vascular_disease": False,
+    }
+    at_64 = capture.patient_data(
+        PLUGINS, {}, {"cardiac": risk}, {"age_years": 64, "sex": "male"}, {}
+    )
+    calculations: dict[str, Any] = {}
+    for event in at_64.events:
+        if isinstance(event, CalculationRecorded):
+            calculations = with_calculation(calculations, event)
+    assert [c["result"] for c in calculations.values()] == ["0"]
+    later = capture.patient_data(
+        PLUGINS,
+        {"cardiac": risk},
+        {"cardiac": {**risk, "ejection_fraction": 55}},
+        {"age_years": 66, "sex": "male"},
+        calculations,
+    )
+    [again] = [e for e in later.events if isinstance(e, CalculationRecorded)]
+    assert (again.calculator, again.result) == ("cha2ds2_vasc", "1")
