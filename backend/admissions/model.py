@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from backend.admissions.events import (
@@ -33,9 +34,8 @@ from backend.plugins.events import (
 )
 from backend.plugins.folding import specialty_changes
 
-DISPOSITIONS = frozenset(
-    {"home", "transfer", "rehabilitation", "against_medical_advice", "deceased"}
-)
+Disposition = Literal["home", "transfer", "rehabilitation", "against_medical_advice", "deceased"]
+DISPOSITIONS = frozenset(typing.get_args(Disposition))
 HOUR = dt.timedelta(hours=1)
 
 

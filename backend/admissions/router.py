@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Request
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from backend.admissions import service
+from backend.admissions.model import Disposition
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
 from backend.api.types import Instant, Text
@@ -20,7 +21,6 @@ Admin = Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))]
 Admitting = Annotated[Principal, Depends(require(Role.DOCTOR, Role.NURSE, Role.CLINIC_ADMIN))]
 Doctor = Annotated[Principal, Depends(require(Role.DOCTOR))]
 BedLabel = Annotated[Text, Field(min_length=1, max_length=20)]
-Disposition = Literal["home", "transfer", "rehabilitation", "against_medical_advice", "deceased"]
 
 
 class NewWard(BaseModel):

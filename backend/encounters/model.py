@@ -237,21 +237,7 @@ def record_vitals(state: Visit, taken_at: dt.datetime, readings: Readings) -> li
     """`taken_at` was already checked against the clock and the tenant's late-charting policy."""
     _open(state)
     check_readings(readings)
-    r = readings
-    return [
-        VitalsRecorded(
-            _id(state),
-            taken_at,
-            r.heart_rate,
-            r.systolic,
-            r.diastolic,
-            r.temperature_c,
-            r.respiratory_rate,
-            r.spo2,
-            r.weight_kg,
-            r.height_cm,
-        )
-    ]
+    return [VitalsRecorded(_id(state), taken_at, **dataclasses.asdict(readings))]
 
 
 def issue_prescription(
@@ -363,16 +349,7 @@ def _prescription_view(event: PrescriptionIssued) -> dict[str, Any]:
 
 
 def _vitals_view(event: VitalsRecorded) -> dict[str, Any]:
-    readings = Readings(
-        event.heart_rate,
-        event.systolic,
-        event.diastolic,
-        event.temperature_c,
-        event.respiratory_rate,
-        event.spo2,
-        event.weight_kg,
-        event.height_cm,
-    )
+    readings = Readings(**{f.name: getattr(event, f.name) for f in dataclasses.fields(Readings)})
     return {"taken_at": _iso(event.taken_at), **readings_view(readings)}
 
 

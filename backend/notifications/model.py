@@ -26,7 +26,6 @@ from backend.notifications.events import (
     NotificationSent,
 )
 
-STATUSES = ("queued", "sending", "sent", "failed", "escalated")
 NO_CONTACT = "no contact"
 RECIPIENT_ERASED = "recipient erased"
 _NAMESPACE = uuid.UUID("0d6c7e0a-51c4-4c2e-8f7e-2b9f4f1f6a10")

@@ -43,7 +43,7 @@ async def set_template(
 async def template_of(session: CommandSession, name: str) -> Template:
     """The tenant's template of that name, else the built-in default."""
     loaded = await session.load(TEMPLATE, templates.template_stream_id(session.tenant_id, name))
-    if loaded.state.exists:
+    if loaded.exists:
         return loaded.state
     if name not in templates.DEFAULTS:
         raise Invalid("template", f"no template {name!r} and no built-in default")

@@ -40,10 +40,6 @@ class Template:
     channel: str = "sms"
     body: str = ""
 
-    @property
-    def exists(self) -> bool:
-        return bool(self.body)
-
 
 DEFAULTS = {
     APPOINTMENT_REMINDER: Template(

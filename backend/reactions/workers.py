@@ -42,19 +42,17 @@ class Workers:
             lease=dt.timedelta(seconds=settings.notification_lease_seconds),
             poll_seconds=settings.notification_poll_seconds,
         )
-        self.started = False
 
     async def start(self) -> None:
         await self.reactions.start()
         await self.dispatcher.start()
-        self.started = True
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
         await self.reactions.stop()
 
     def running(self) -> bool:
-        return self.started and self.reactions.running() and self.dispatcher.running()
+        return self.reactions.running() and self.dispatcher.running()
 
     async def status(self) -> list[ProjectionStatus]:
         """Each reaction's checkpoint, named without the "reaction:" prefix."""
