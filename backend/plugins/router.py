@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -68,7 +69,9 @@ async def reload_specialties(
     principal: Annotated[Principal, Depends(require(Role.PLATFORM_ADMIN))],
 ) -> Response:
     """Read the plugins directory again (e.g. after a manifest was fixed)."""
-    return json_response({"items": registry.active().reload().status()})
+    # Parsing, schema checks and plugin modules take a while: off the event loop.
+    catalog = await asyncio.to_thread(registry.active().reload)
+    return json_response({"items": catalog.status()})
 
 
 @router.put("/tenant/specialties")
