@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from backend.eventstore import RecordedEvent
 from backend.eventstore.scratch import scratch_database
 from projections.local_broker import free_port, local_kafka_broker
 
-__all__ = ["free_port", "fresh_database", "kafka_broker"]
+__all__ = ["free_port", "fresh_database", "kafka_broker", "stored_events"]
 kafka_broker = local_kafka_broker
 
 
@@ -22,3 +24,18 @@ async def fresh_database() -> AsyncIterator[str]:
     """A new, migrated database (TEST_DATABASE_URL's server); its owner DSN."""
     async with scratch_database("TEST_DATABASE_URL", "test", "caretrail_test") as dsn:
         yield dsn
+
+
+EVENT_COLUMNS = (
+    "position, event_id, tenant_id, stream_type, stream_id, version, event_type, schema_version,"
+    " data, metadata, occurred_at, recorded_at, tx_id::text::bigint AS tx_id"
+)
+
+
+async def stored_events(pool: Any, condition: str, *args: Any) -> list[RecordedEvent]:
+    """Events as stored (sealed fields sealed), across tenants, for a connection or pool of a
+    role that reads every tenant's events: those matching `condition`, in global order."""
+    rows = await pool.fetch(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY tx_id, position", *args
+    )
+    return [RecordedEvent(**dict(r.items())) for r in rows]

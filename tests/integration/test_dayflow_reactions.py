@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 from billing_helpers import CONSULT, capture_body, deliver, issued
 from dayflow_helpers import reaction_passed
+from infra import stored_events
 from support import TenantFixture
 from visit_helpers import NOTE, OpenVisit, ok, open_walk_in
 
@@ -21,20 +22,10 @@ from backend.eventstore import EventStore, RecordedEvent
 from backend.notifications.reactions import payment_receipt
 from backend.reactions.framework import Commands, ReactionSubscription
 
-COLUMNS = (
-    "position, event_id, tenant_id, stream_type, stream_id, version, event_type, schema_version,"
-    " data, metadata, occurred_at, recorded_at, tx_id::text::bigint AS tx_id"
-)
-
 
 async def recorded(pool: asyncpg.Pool, stream_id: uuid.UUID, event_type: str) -> RecordedEvent:
-    row = await pool.fetchrow(
-        f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND event_type = $2",
-        stream_id,
-        event_type,
-    )
-    assert row is not None
-    return RecordedEvent(**dict(row.items()))
+    [event] = await stored_events(pool, "stream_id = $1 AND event_type = $2", stream_id, event_type)
+    return event
 
 
 async def stream(pool: asyncpg.Pool, tenant: TenantFixture, stream_id: uuid.UUID) -> list[str]:

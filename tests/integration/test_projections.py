@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from infra import stored_events
 from support import TenantFixture, new_tenant
 from workload import wait_caught_up, workload
 
@@ -33,14 +34,10 @@ SORTED = {"rm_patients": "patient_id", "rm_practitioners": "practitioner_id"}
 async def _folded(
     owner: asyncpg.Connection, aggregate: Aggregate[Any], tenants: set[uuid.UUID]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[dict[str, Any], int]]:
-    rows = await owner.fetch(
-        "SELECT position, event_id, tenant_id, stream_type, stream_id, version, event_type,"
-        " schema_version, data, metadata, occurred_at, recorded_at, 0 AS tx_id FROM events"
-        " WHERE stream_type = $1 AND tenant_id = ANY($2) ORDER BY tenant_id, stream_id, version",
-        aggregate.stream_type,
-        list(tenants),
+    stored = await stored_events(
+        owner, "stream_type = $1 AND tenant_id = ANY($2)", aggregate.stream_type, list(tenants)
     )
-    events = await keys.unseal(owner, [RecordedEvent(**dict(r.items())) for r in rows])
+    events = await keys.unseal(owner, stored)  # a stream's events stay in version order
     streams: dict[tuple[uuid.UUID, uuid.UUID], list[RecordedEvent]] = {}
     for e in events:
         streams.setdefault((e.tenant_id, e.stream_id), []).append(e)

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 from e2e_helpers import act, booked, now
+from infra import stored_events
 from support import TenantFixture
 
 from backend.eventstore import EventStore, RecordedEvent
@@ -26,11 +27,6 @@ from backend.scheduling.events import AppointmentConfirmed
 from projections.catchup import CatchUpRunner, resume
 from projections.service import ProjectionService
 
-COLUMNS = (
-    "position, event_id, tenant_id, stream_type, stream_id, version, event_type, schema_version,"
-    " data, metadata, occurred_at, recorded_at, tx_id::text::bigint AS tx_id"
-)
-
 
 async def start_at_head(pool: asyncpg.Pool, name: str) -> None:
     """A new reaction's checkpoint at the end of the store: it sees only this test's events."""
@@ -43,13 +39,10 @@ async def start_at_head(pool: asyncpg.Pool, name: str) -> None:
 
 
 async def confirmed_event(pool: asyncpg.Pool, appointment_id: str) -> RecordedEvent:
-    row = await pool.fetchrow(
-        f"SELECT {COLUMNS} FROM events"
-        " WHERE stream_id = $1 AND event_type = 'AppointmentConfirmed'",
-        uuid.UUID(appointment_id),
+    [event] = await stored_events(
+        pool, "stream_id = $1 AND event_type = 'AppointmentConfirmed'", uuid.UUID(appointment_id)
     )
-    assert row is not None
-    return RecordedEvent(**dict(row.items()))
+    return event
 
 
 async def queued_for(pool: asyncpg.Pool, source: RecordedEvent) -> list[asyncpg.Record]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncpg
 import httpx
+from infra import stored_events
 from support import new_tenant
 from workload import workload
 
-from backend.eventstore import RecordedEvent
 from projections.read_models import ALL
 
 
@@ -17,13 +17,7 @@ async def test_events_a_projection_does_not_want_leave_its_table_unchanged(
 ) -> None:
     tenants = [await new_tenant(client) for _ in range(2)]
     await workload(client, tenants)
-    rows = await projector_pool.fetch(
-        "SELECT position, event_id, tenant_id, stream_type, stream_id, version, event_type,"
-        " schema_version, data, metadata, occurred_at, recorded_at, tx_id::text::bigint AS tx_id"
-        " FROM events WHERE tenant_id = ANY($1) ORDER BY tx_id, position",
-        [t.id for t in tenants],
-    )
-    events = [RecordedEvent(**dict(r.items())) for r in rows]
+    events = await stored_events(projector_pool, "tenant_id = ANY($1)", [t.id for t in tenants])
     kinds = {(e.stream_type, e.event_type) for e in events}
     for projection in ALL:
         unwanted = [e for e in events if not projection.wants(e.stream_type, e.event_type)]
