@@ -12,11 +12,13 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 import httpx
 import pytest
 from e2e_helpers import create_patient
+from notification_helpers import no_quiet_hours
 from support import TenantFixture
 
 from backend.auth.principal import Principal
@@ -32,15 +34,19 @@ from backend.privacy import keys
 LEASE = dt.timedelta(seconds=60)
 
 
+@dataclass(frozen=True)
+class Queued:
+    id: uuid.UUID
+    send_after: dt.datetime
+    body: str
+
+
 async def queued_notification(
     client: httpx.AsyncClient, tenant: TenantFixture, store: EventStore
-) -> Notification:
+) -> Queued:
+    """A reminder for a new patient due in a day (no quiet hours in the way)."""
     patient = await create_patient(client, tenant, phone="+1 555 0199")
-    await client.patch(
-        "/v1/tenant/policy",
-        json={"quiet_hours_start": "00:00", "quiet_hours_end": "00:00"},
-        headers=tenant.as_role("CLINIC_ADMIN"),
-    )
+    await no_quiet_hours(client, tenant)
     ctx = RequestContext(
         Principal("test", tenant.id, frozenset()), "req", "corr", dt.datetime.now(dt.UTC)
     )
@@ -54,7 +60,9 @@ async def queued_notification(
         ),
     )
     assert result is not None
-    return await state_of(store, tenant, result.id)
+    queued = await state_of(store, tenant, result.id)
+    assert queued.id is not None and queued.send_after is not None
+    return Queued(queued.id, queued.send_after, queued.body)
 
 
 async def events_of(store: EventStore, tenant: TenantFixture, nid: uuid.UUID) -> list[DomainEvent]:
@@ -121,7 +129,6 @@ async def test_a_crash_between_send_and_record_delivers_exactly_once(
     projector_pool: asyncpg.Pool,
 ) -> None:
     notification = await queued_notification(client, tenant, store)
-    assert notification.id is not None and notification.send_after is not None
     nid = notification.id
     provider = FakeChannel("sms")
     t = notification.send_after + dt.timedelta(seconds=1)
@@ -165,7 +172,6 @@ async def test_a_dispatcher_cancelled_mid_send_is_resumed_without_a_second_deliv
     projector_pool: asyncpg.Pool,
 ) -> None:
     notification = await queued_notification(client, tenant, store)
-    assert notification.id is not None and notification.send_after is not None
     nid = notification.id
     provider = FakeChannel("sms")
     hanging = HangAfterSend(provider)
@@ -194,7 +200,6 @@ async def test_failures_back_off_then_succeed(
     projector_pool: asyncpg.Pool,
 ) -> None:
     notification = await queued_notification(client, tenant, store)
-    assert notification.id is not None and notification.send_after is not None
     nid = notification.id
     provider = FakeChannel("sms")
     provider.fail_next(1)
@@ -222,7 +227,6 @@ async def test_three_failures_escalate_to_the_front_desk(
     projector_pool: asyncpg.Pool,
 ) -> None:
     notification = await queued_notification(client, tenant, store)
-    assert notification.id is not None and notification.send_after is not None
     nid = notification.id
     provider = FakeChannel("sms")
     provider.fail_next(5)
