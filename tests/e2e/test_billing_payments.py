@@ -371,10 +371,12 @@ async def test_a_provider_too_slow_to_refund_records_nothing(
     monkeypatch.setattr(service, "GATEWAY_SECONDS", 0.2)
     invoice = await issued(client, tenant, [CONSULT])
     paid = (await deliver(client, capture_body(tenant, invoice["id"], "80.00"))).json()
-    monkeypatch.setattr(
-        app.state, "gateway", _SlowGateway(app.state.settings.payment_webhook_secrets)
-    )
-    refund = {"payment_id": paid["id"], "amount": "80.00", "reason": "x"}
-    r = await command(client, tenant, f"{invoice['id']}/refunds", refund, role="CLINIC_ADMIN")
+    before = app.state.gateway  # not monkeypatch: it would delete it from app.state after
+    app.state.gateway = _SlowGateway(app.state.settings.payment_webhook_secrets)
+    try:
+        refund = {"payment_id": paid["id"], "amount": "80.00", "reason": "x"}
+        r = await command(client, tenant, f"{invoice['id']}/refunds", refund, role="CLINIC_ADMIN")
+    finally:
+        app.state.gateway = before
     assert_problem(r, 502, "GATEWAY_ERROR")
     assert await stream_events(client, tenant, "payment", paid["id"]) == ["PaymentCaptured"]
