@@ -1,4 +1,5 @@
-"""All wiring in one place: settings → database → store → FastAPI app.
+"""All wiring in one place: settings → database → store → FastAPI app, and what every other
+process (backend/processes.py, the CLIs) builds itself from: `configure` and `open_resources`.
 
 Tests call `create_app` with resources they opened themselves; `make run` lets the lifespan open
 them (embedded PostgreSQL when DATABASE_URL is unset, migrations, pools).
@@ -13,41 +14,53 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import jwt
 import structlog
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from backend.admissions import queries as admission_queries
-from backend.admissions.router import router as admissions_router
-from backend.api import health, metrics, problems, projections_status, temporal
+from backend import catalog, observability
+from backend.api import problems
+from backend.api.http_metrics import HttpMetrics
+from backend.api.key_changes import KeyChanges
+from backend.api.limits import RequestLimitMiddleware
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import openapi_builder
-from backend.audit.router import router as audit_router
+from backend.api.progress import ProgressWatch
+from backend.api.rate_limits import RateLimiter
+from backend.api.versioning import VersionMiddleware
+from backend.audit.heads import HeadBook
+from backend.auth.tokens import TokenVerifier
+from backend.auth.verified_keys import VerifiedKeys
 from backend.billing.gateway import FakeGateway
-from backend.billing.reads import router as billing_reads_router
-from backend.billing.router import router as billing_router
-from backend.billing.webhook import router as payments_router
-from backend.encounters.router import router as visits_router
-from backend.eventstore import EventStore
+from backend.eventstore import EventStore, marks
 from backend.eventstore.db import create_pool
 from backend.eventstore.embedded import start_embedded, stop_embedded
 from backend.eventstore.migrate import upgrade_to_head
+from backend.eventstore.signal import AppendSignal
 from backend.eventstore.snapshots import SnapshotPolicy
-from backend.frontdesk.router import router as front_desk_router
-from backend.notifications.router import router as notifications_router
-from backend.patients.router import router as patients_router
-from backend.plugins import registry as plugin_registry
-from backend.plugins.router import router as plugins_router
+from backend.frontdesk.queue_feed import QueueFeed
 from backend.privacy import keys
-from backend.reactions.router import router as reactions_router
-from backend.reactions.workers import Workers
-from backend.scheduling.router import router as scheduling_router
 from backend.settings import Settings
-from backend.tenancy.router import router as tenancy_router
-from projections import read_models
+from backend.specialties import registry as plugin_registry
+from backend.specialties.calculators import CalculatorWorkers
+from backend.webhooks.addresses import OutboundRules
+from backend.workers import Workers
+from projections import mode as projection_mode
+from projections.catchup import BatchFeed
 from projections.service import ProjectionService
 
 log = structlog.get_logger("caretrail")
+
+WEB_APP_READS = (
+    "ETag",
+    "X-Projection-Position",
+    "X-Request-ID",
+    "Retry-After",
+    "Idempotent-Replayed",
+)
+"""Response headers a browser app on another origin may read (CORS hides the rest)."""
 
 
 @dataclass
@@ -58,17 +71,69 @@ class Resources:
     projector_pool: asyncpg.Pool
 
 
-async def open_resources(settings: Settings) -> Resources:
-    owner_dsn = settings.database_url or await start_embedded(settings.data_dir)
-    if settings.database_url is None:
-        log.info("embedded_postgres", data_dir=settings.data_dir)
-    await upgrade_to_head(owner_dsn)
+def configure(settings: Settings) -> plugin_registry.PluginRegistry:
+    """What every process shares, from the same settings: the master key that opens personal
+    data, the chain key that marks and links events, and the specialty plugins (with their
+    calculator workers) the commands capture with. Close the registry's workers when the
+    process ends."""
+    keys.configure(settings.master_key_bytes)
+    marks.configure(settings.chain_key_bytes)
+    plugins = plugin_registry.PluginRegistry(
+        Path(settings.plugins_dir) if settings.plugins_dir else plugin_registry.DEFAULT_DIR,
+        CalculatorWorkers(settings.calculator_budget_seconds, settings.calculator_workers),
+    )
+    plugins.reload()
+    plugin_registry.install(plugins)
+    return plugins
+
+
+async def open_resources(settings: Settings, *, migrate: bool = True) -> Resources:
+    """The database (migrated unless `migrate` is false: a command that only reads status),
+    and the pools and store every process that runs commands or projections uses (the API,
+    `caretrail reactions run`)."""
+    owner_dsn = await owner_database(settings)
+    if migrate:
+        await upgrade_to_head(owner_dsn, settings.projector_dsn(owner_dsn))
     pool = await create_pool(settings.runtime_dsn(owner_dsn), max_size=settings.pool_size)
     projector_pool = await create_pool(
-        settings.projector_dsn(owner_dsn), min_size=1, max_size=read_models.projector_pool_size()
+        settings.projector_dsn(owner_dsn), min_size=1, max_size=catalog.projector_pool_size()
     )
     store = EventStore(pool, SnapshotPolicy(settings.snapshot_every))
     return Resources(owner_dsn, pool, store, projector_pool)
+
+
+async def _claim_mode(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Refuse to start (the lifespan fails) in the other projection mode than the database's."""
+    try:
+        await projection_mode.claim(
+            pool, projection_mode.of(settings.kafka_bootstrap_servers), "caretrail serve"
+        )
+    except projection_mode.ModeMismatch as e:
+        log.error("projection_mode_mismatch", detail=str(e))
+        raise
+
+
+async def owner_database(settings: Settings) -> str:
+    """The owner DSN: DATABASE_URL, or in dev the embedded server under data_dir, started."""
+    if settings.database_url is not None:
+        return settings.database_url
+    settings.require_database_outside_dev()
+    log.info("embedded_postgres", data_dir=settings.data_dir)
+    return await start_embedded(settings.data_dir)
+
+
+def token_verifier(settings: Settings) -> TokenVerifier:
+    """The rules every bearer token is held to (backend/auth/tokens.py)."""
+    jwks = None
+    if settings.jwt_jwks_url:
+        jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=5)
+    return TokenVerifier(
+        settings.effective_jwt_secret,
+        settings.jwt_audience,
+        settings.jwt_issuer,
+        settings.jwt_max_lifetime_seconds,
+        jwks,
+    )
 
 
 def create_app(settings: Settings, resources: Resources | None = None) -> FastAPI:
@@ -78,22 +143,46 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         app.state.pool = opened.pool
         app.state.store = opened.store
         app.state.projector_pool = opened.projector_pool
-        projections = ProjectionService(opened.projector_pool, read_models.ALL)
+        applied = AppendSignal()
+        partitions = settings.kafka_partitions if settings.kafka_bootstrap_servers else None
+        in_process = partitions is None
+        feed = BatchFeed() if in_process and settings.reactions_in_api else None
+        projections = ProjectionService(
+            opened.projector_pool,
+            catalog.READ_MODELS,
+            group="projections",
+            signal=opened.store.appended,
+            applied=applied,
+            partitions=partitions,
+            feed=feed,
+        )
+        app.state.progress = ProgressWatch(opened.projector_pool, partitions, applied)
+        await app.state.key_changes.start()
+        await app.state.queue_feed.start()
         app.state.projections = projections
-        if settings.kafka_bootstrap_servers is None:
+        await _claim_mode(opened.projector_pool, settings)
+        app.state.master_key_problem = await keys.master_key_problem(opened.projector_pool)
+        if app.state.master_key_problem:
+            # Unready, and nothing runs that would read personal data: projections would park.
+            log.error("master_key_wrong", detail=app.state.master_key_problem)
+        elif in_process:
             await projections.start()
         # Reactions read the store itself, so they run here with or without Kafka.
-        workers = Workers(settings, opened.projector_pool, opened.store)
+        workers = Workers(settings, opened.projector_pool, opened.store, source=feed)
         app.state.workers = workers
-        if settings.reactions_in_api:
+        if settings.reactions_in_api and not app.state.master_key_problem:
             await workers.start()
         if settings.uses_dev_secret:
             log.warning("dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use")
         try:
             yield
         finally:
-            await workers.stop()
+            await workers.stop()  # logs what fails to stop: the rest below still stops
             await projections.stop()
+            await plugins.workers.close()
+            await app.state.rate_limiter.close()
+            await app.state.key_changes.close()
+            await app.state.queue_feed.close()
             if resources is None:
                 await opened.pool.close()
                 await opened.projector_pool.close()
@@ -107,48 +196,47 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.settings = settings
-    keys.configure(settings.master_key_bytes)
-    app.state.gateway = FakeGateway(settings.payment_webhook_secrets)
-    plugins = plugin_registry.PluginRegistry(
-        Path(settings.plugins_dir) if settings.plugins_dir else plugin_registry.DEFAULT_DIR
+    app.state.tokens = token_verifier(settings)
+    app.state.webhook_rules = OutboundRules(settings.webhook_local_urls_allowed)
+    app.state.head_book = HeadBook.from_seed(
+        settings.chain_heads_path, settings.chain_signing_key_bytes
     )
-    plugins.reload()
-    plugin_registry.install(plugins)
+    plugins = configure(settings)
+    app.state.gateway = FakeGateway(settings.payment_webhook_secrets)
+    app.state.http_metrics = HttpMetrics()
+    app.state.rate_limiter = RateLimiter(settings.redis_url, app.state.http_metrics.registry)
+    app.state.verified_keys = VerifiedKeys()
+    app.state.key_changes = KeyChanges(settings.redis_url, app.state.verified_keys)
+    app.state.queue_feed = QueueFeed(settings.redis_url)
     problems.install(app)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled", path=request.url.path)
-        # This response leaves through Starlette's outermost error middleware, outside ours.
-        request_id = getattr(request.state, "request_id", "")
-        return problems.problem(
-            500,
-            "INTERNAL_ERROR",
-            "an unexpected error occurred",
-            headers={"X-Request-ID": request_id},
-        )
-
-    for router in (
-        health.router,
-        tenancy_router,
-        patients_router,
-        scheduling_router,
-        visits_router,
-        admissions_router,
-        admission_queries.router,
-        notifications_router,
-        reactions_router,
-        billing_router,
-        billing_reads_router,
-        payments_router,
-        front_desk_router,
-        plugins_router,
-    ):
+    app.state.version_changes = catalog.VERSION_CHANGES
+    for router in catalog.ROUTERS:
         app.include_router(router)
-    app.include_router(temporal.router)
-    app.include_router(audit_router)
-    app.include_router(projections_status.router)
-    app.include_router(metrics.router)
-    app.add_middleware(RequestLogMiddleware)
-    app.openapi = openapi_builder(app)  # type: ignore[method-assign]
+    app.add_middleware(VersionMiddleware)
+    app.add_middleware(RequestLimitMiddleware)  # inside the log: a refusal is logged too
+    if settings.env == "dev":
+        app.include_router(catalog.DEV_SIGN_IN)
+    app.add_middleware(RequestLogMiddleware, metrics=app.state.http_metrics)
+    # Outside every middleware: the request's server span is open while the log middleware
+    # runs, which names it on the request's log line and in its events' traceparent.
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=observability.configure_tracing("caretrail-api")
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "Caretrail-Version",
+            ],
+            expose_headers=list(WEB_APP_READS),
+            max_age=600,
+        )
+    app.openapi = openapi_builder(app, catalog.VERSION_CHANGES)  # type: ignore[method-assign]
     return app

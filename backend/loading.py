@@ -11,7 +11,8 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from backend.eventstore.snapshots import read_from_snapshot, write_snapshot
+from backend.eventstore import RecordedEvent
+from backend.eventstore.snapshots import Snapshot, read_from_snapshot, write_snapshot
 from backend.kernel import state_codec
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import revive
@@ -29,6 +30,12 @@ class Folded(Generic[S]):
     position: int
     replayed: int
     """How many events were folded (the rest came from a snapshot)."""
+    existed: bool
+    """Whether the stream's first event is inside the cut: a valid-time cut can hold later
+    events that occurred before the stream began (a fact charted for a time before its visit),
+    which do not make the stream exist then."""
+    unreadable: tuple[RecordedEvent, ...] = ()
+    """Folded events whose sealed fields did not open (altered): they read as "[unreadable]"."""
 
 
 async def fold_stream(
@@ -50,19 +57,34 @@ async def fold_stream(
         conn, aggregate.stream_type, stream_id, aggregate.snapshot_version, **cuts
     )
     events = await keys.unseal(conn, events)
-    state, version, position = aggregate.initial(), 0, 0
-    if snapshot is not None:
-        try:
-            state = state_codec.decode(type(state), snapshot.state)
-            version, position = snapshot.version, snapshot.position
-        except (TypeError, ValueError, KeyError) as e:
-            log.warning("snapshot_unreadable", stream_type=aggregate.stream_type, error=str(e))
-            return await _without_snapshot(conn, aggregate, stream_id, cuts)
+    if snapshot is None:
+        return _folded(aggregate, aggregate.initial(), events)
+    try:
+        state = state_codec.decode(type(aggregate.initial()), snapshot.state)
+    except (TypeError, ValueError, KeyError) as e:
+        log.warning("snapshot_unreadable", stream_type=aggregate.stream_type, error=str(e))
+        return await _without_snapshot(conn, aggregate, stream_id, cuts)
+    return _folded(aggregate, state, events, snapshot)
+
+
+def _folded(
+    aggregate: Aggregate[S],
+    state: S,
+    events: list[RecordedEvent],
+    snapshot: Snapshot | None = None,
+) -> Folded[S]:
+    """`state` (the initial one, or the snapshot's) with `events` folded into it."""
     for event in events:
         state = aggregate.evolve(state, revive(event))
-    if events:
-        version, position = events[-1].version, events[-1].position
-    return Folded(state, version, position, len(events))
+    last = events[-1] if events else snapshot
+    return Folded(
+        state,
+        last.version if last else 0,
+        last.position if last else 0,
+        len(events),
+        existed=snapshot is not None or (bool(events) and events[0].version == 1),
+        unreadable=tuple(e for e in events if e.unreadable),
+    )
 
 
 async def _without_snapshot(
@@ -72,9 +94,7 @@ async def _without_snapshot(
     _, events = await read_from_snapshot(
         conn, aggregate.stream_type, stream_id, no_state_version, **cuts
     )
-    state = aggregate.fold(revive(e) for e in await keys.unseal(conn, events))
-    last = events[-1] if events else None
-    return Folded(state, last.version if last else 0, last.position if last else 0, len(events))
+    return _folded(aggregate, aggregate.initial(), await keys.unseal(conn, events))
 
 
 async def save_snapshot(

@@ -25,6 +25,7 @@ from backend.kernel import state_codec
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import revive
 from backend.privacy import keys
+from backend.privacy.sealing import ERASED_TEXT
 
 
 class Projection(Protocol):
@@ -136,3 +137,48 @@ def mirrored(
         return state_codec.decode(state_type, state_codec.encode(columns))
 
     return StateProjection(name, aggregate, table, key, to_row, from_row)
+
+
+ERASURE = "PatientErased"
+"""The event after which a patient's sealed fields no longer open (backend/patients)."""
+
+
+async def redact_erased(
+    conn: asyncpg.Connection, table: str, events: Sequence[RecordedEvent], assignments: str
+) -> None:
+    """Redact the rows of `table` about each patient erased in `events` (`patient_id` column):
+    they were folded while the patient's key still opened their sealed fields. `assignments`
+    is the UPDATE's SET list; in it, $3 (when used) is the text an erased field reads as."""
+    erased = [(e.tenant_id, e.stream_id) for e in events if e.event_type == ERASURE]
+    if erased:
+        text = (ERASED_TEXT,) if "$3" in assignments else ()
+        await conn.execute(
+            f"UPDATE {table} t SET {assignments}"
+            " FROM unnest($1::uuid[], $2::uuid[]) AS erased(tenant_id, patient_id)"
+            " WHERE t.tenant_id = erased.tenant_id AND t.patient_id = erased.patient_id",
+            [tenant for tenant, _ in erased],
+            [patient for _, patient in erased],
+            *text,
+        )
+
+
+@dataclass(frozen=True)
+class ErasureRedacting(StateProjection):
+    """A state projection whose rows about a patient are also redacted when the patient is
+    erased (`redact_erased`, with `redacted` as the SET list): they were folded while the
+    patient's key still opened their sealed fields, and become what a rebuild folding the
+    redacted events gives (text "[erased]", an optional text null, a dict {})."""
+
+    redacted: str = ""
+
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return super().wants(stream_type, event_type) or event_type == ERASURE
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        await super().apply(conn, events)
+        await redact_erased(conn, self.table, events, self.redacted)
+
+
+def redacting(projection: StateProjection, redacted: str) -> ErasureRedacting:
+    fields = {f.name: getattr(projection, f.name) for f in dataclasses.fields(projection)}
+    return ErasureRedacting(**fields, redacted=redacted)

@@ -17,6 +17,12 @@ from backend.kernel.jsonable import json_default
 TOPIC = "caretrail.events"
 
 
+def consumer_group(group: str, topic: str) -> str:
+    """A projector group's Kafka consumer group: one per topic, so a restored database's topic
+    (backend/eventstore/epochs.py) starts with offsets of its own."""
+    return f"caretrail.projector.{group}" + ("" if topic == TOPIC else f".{topic}")
+
+
 def partition_of(stream_id: UUID, partitions: int) -> int:
     """The low 32 bits of the stream id, modulo the partition count."""
     return (stream_id.int & 0xFFFFFFFF) % partitions
@@ -49,9 +55,8 @@ def encode(event: RecordedEvent) -> tuple[bytes, bytes, list[tuple[str, bytes]]]
         ("position", str(event.position).encode()),
         ("tx_id", str(event.tx_id).encode()),
     ]
-    traceparent = event.metadata.get("traceparent")
-    if traceparent:
-        headers.append(("traceparent", str(traceparent).encode()))
+    # The `traceparent` header is the relay's: its publish span's, added by the aiokafka
+    # instrumentation (projections/relay.py), a child of the trace in the event's metadata.
     return str(event.stream_id).encode(), value, headers
 
 
@@ -74,20 +79,44 @@ def decode(value: bytes) -> RecordedEvent:
     )
 
 
+def encode_marker(tx_id: int, position: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """(value, headers) of a progress marker: the relay has published every event up to this
+    place in the global order, so a partition's consumer that reads the marker has seen all of
+    its partition's events up to there, however idle the partition."""
+    headers = [
+        ("marker", b"1"),
+        ("tx_id", str(tx_id).encode()),
+        ("position", str(position).encode()),
+    ]
+    return b"", headers
+
+
 @dataclass(frozen=True)
 class Envelope:
-    """What the headers say of an event, read without decoding its body."""
+    """What the headers say of a message, read without decoding its body: an event's place and
+    kind, or a progress marker's place (stream and event type empty)."""
 
     stream_type: str
     event_type: str
     tx_id: int
     position: int
+    marker: bool = False
+
+
+def traceparent_of(headers: Sequence[tuple[str, bytes]]) -> str | None:
+    """The trace context a message was published in (the first `traceparent`, as W3C says)."""
+    for name, value in headers:
+        if name == "traceparent":
+            return value.decode()
+    return None
 
 
 def envelope(headers: Sequence[tuple[str, bytes]]) -> Envelope | None:
     """None for a message published before these headers existed (decode it instead)."""
     found = {name: value.decode() for name, value in headers}
     try:
+        if "marker" in found:
+            return Envelope("", "", int(found["tx_id"]), int(found["position"]), marker=True)
         return Envelope(
             found["stream_type"],
             found["event_type"],

@@ -1,226 +1,384 @@
-"""A projection fed from Kafka: one consumer group per projection.
+"""Projections fed from Kafka: every projection of a projector process from one consumer.
 
-The read-model rows and the partition's progress (offset and the event's place in the global
-order) commit in one PostgreSQL transaction; on (re)assignment a partition is sought to the
-offset after the one recorded there, so a redelivered message is never applied twice, and an
-event the relay published twice (it crashed before its checkpoint) is recognised by its place
-in the global order and skipped. Every projection is applied exactly once, counters included.
-Kafka's committed offsets are updated after each batch as a hint for tools, never trusted.
+A projector process reads the topic once for all its projections (consumer group
+`caretrail.projector.<group>`; several processes split the partitions between them). Per
+partition, a batch is applied in one PostgreSQL transaction to every member that wants any of
+it, together with the partition's progress: the group's row for the members attached to it,
+their own rows for members catching up alone (projections/tracking.py). A member that wants
+nothing in a batch costs nothing. On (re)assignment a partition is sought to the earliest
+offset any member still needs; Kafka's committed offsets are only a hint for tools.
 
-A batch holding nothing the projection wants (by the stream and event type in the headers) is
-neither decoded nor given a transaction: with one consumer group per projection, every
-projection reads every event, and most are someone else's. How far such batches got is kept in
-memory and written at most every FLUSH_SECONDS (or with the next applied batch), so waits on
-this projection's position (read-your-writes) see it that much later; a restart re-reads at
-most those batches, which change nothing.
+Each message's place in the global order travels in its headers. A record at or before a
+member's place is a duplicate (a relay that crashed before its checkpoint publishes again) and
+is skipped. The relay's progress markers move a partition's place even when none of its events
+came: they are how read-your-writes knows that every partition has passed a position.
 
-A handler that raises parks the projection (state, error and position in
-projection_checkpoints, like the catch-up runner) and pauses consumption until
-`caretrail projections resume NAME`.
+A member whose handler fails parks on that partition at the record it failed on (its earlier
+records kept, the error in status); its other partitions carry on. Once resumed, or after a
+rebuild swapped its table in, it is detached on a partition and behind: the partition is sought
+back, the others skip what they already have, and it joins the group again when it has caught
+up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
-from projections.catchup import park
+from backend import observability
+from backend.eventstore import RecordedEvent
+from backend.eventstore.db import TRANSIENT
+from backend.eventstore.types import GlobalCheckpoint
+from projections import liveness, quarantine, tracking
 from projections.framework import Projection
-from projections.kafka_codec import TOPIC, Envelope, decode, envelope
+from projections.kafka_codec import (
+    TOPIC,
+    Envelope,
+    consumer_group,
+    decode,
+    envelope,
+    traceparent_of,
+)
+from projections.liveness import Heartbeat
+from projections.progress_log import PROGRESS_LOG_SECONDS, ProgressLog
+from projections.tracking import PartitionTracked
 
+log = structlog.get_logger("caretrail.projector")
 CONTROL_INTERVAL_SECONDS = 0.2
-"""How often the runner looks for a resume or a rebuild's reset (cheap, but not per batch)."""
-FLUSH_SECONDS = 0.05
-"""How long the progress through skipped batches may stay unrecorded."""
+"""How often the projector looks for members to re-read for (resumed, rebuilt) and refreshes
+Kafka's committed offsets."""
 
 
-class _SeekToRecorded(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runner: KafkaProjectionRunner) -> None:
-        self.runner = runner
+class _Moved(Exception):
+    """Another process moved this partition's group row first (a rebalance overlapped)."""
+
+
+@dataclass(frozen=True)
+class _Record:
+    offset: int
+    place: GlobalCheckpoint
+    marker: bool
+    stream_type: str
+    event_type: str
+    raw: ConsumerRecord
+
+
+def _read(record: ConsumerRecord) -> _Record:
+    found: Envelope | None = envelope(record.headers)
+    if found is None:  # published before the headers existed
+        event = decode(record.value)
+        found = Envelope(event.stream_type, event.event_type, event.tx_id, event.position)
+    place = GlobalCheckpoint(found.tx_id, found.position)
+    return _Record(record.offset, place, found.marker, found.stream_type, found.event_type, record)
+
+
+def _unseen(read: list[_Record], offset: int, at: GlobalCheckpoint) -> list[_Record]:
+    """The events of `read` (one partition's records, in offset order) past `offset` that come
+    after every place already covered: `at`, then each record before them in the batch. A
+    partition carries the global order, so a record at or before a place covered is a copy
+    that a relay published again, whether the original was in an earlier batch or this one."""
+    unseen = []
+    for record in read:
+        if record.offset <= offset or record.place <= at:
+            continue
+        at = record.place
+        if not record.marker:
+            unseen.append(record)
+    return unseen
+
+
+SPAN_LINKS = 32
+"""At most this many other traces a batch's apply span links to."""
+
+
+def _apply_span(
+    name: str, partition: int, records: list[_Record], events: list[RecordedEvent]
+) -> AbstractContextManager[Span]:
+    """A projection's apply of a batch, in the trace of its first event (the publish span the
+    message's header names, or else the command in the event's metadata), linked to the traces
+    of the others: a trace followed from a request reaches the read model it changed."""
+    parents = [
+        observability.context_of(traceparent_of(r.raw.headers) or e.metadata.get("traceparent"))
+        for r, e in zip(records, events, strict=True)
+    ]
+    others = [trace.get_current_span(c).get_span_context() for c in parents[1:]]
+    attributes: dict[str, str | int] = {
+        **observability.event_attributes(events[0]),
+        "caretrail.projection": name,
+        "caretrail.partition": partition,
+        "caretrail.events": len(events),
+        "caretrail.last_position": events[-1].position,
+    }
+    return observability.TRACER.start_as_current_span(
+        f"project {name}",
+        context=parents[0],
+        attributes=attributes,
+        links=[trace.Link(c) for c in others[:SPAN_LINKS] if c.is_valid],
+    )
+
+
+class _SeekToNeeded(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, projector: KafkaProjector) -> None:
+        self.projector = projector
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        self.projector.revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.runner.seek_to_recorded(assigned)
+        for tp in assigned:
+            await self.projector.seek_to_needed(tp, force=True)
 
 
-class KafkaProjectionRunner:
+class KafkaProjector:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        projection: Projection,
+        projections: Sequence[Projection],
         bootstrap_servers: str,
         *,
+        group: str = "kafka",
         topic: str = TOPIC,
         max_records: int = 500,
+        progress_every: float = PROGRESS_LOG_SECONDS,
     ) -> None:
         self.pool = pool
-        self.projection = projection
+        self.group = group
+        self.group_row = tracking.group_row(group)
+        self.members = {p.name: p for p in projections}
         self.topic = topic
         self.max_records = max_records
+        self._next: dict[int, int] = {}
+        """Partition → the offset the consumer delivers next (-1: from the beginning)."""
         self._to_commit: dict[TopicPartition, int] = {}
-        self._skipped: dict[int, tuple[int, int, int]] = {}
-        """Partition → (offset, tx_id, position) of the last skipped record not yet recorded."""
-        self._flushed = 0.0
+        self.progress = ProgressLog("projector_progress", log, every=progress_every)
+        self.heartbeat = Heartbeat(pool, liveness.PROJECTOR, group)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
-            group_id=f"caretrail.projection.{projection.name}",
+            group_id=consumer_group(group, topic),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=10,  # latency over batching: commands wait on read models
         )
 
-    async def seek_to_recorded(self, partitions: Any) -> None:
-        rows = await self.pool.fetch(
-            "SELECT partition, kafka_offset FROM projection_partitions WHERE name = $1",
-            self.projection.name,
-        )
-        recorded = {r["partition"]: r["kafka_offset"] for r in rows}
-        for tp in partitions:
-            if recorded.get(tp.partition, -1) >= 0:
-                self.consumer.seek(tp, recorded[tp.partition] + 1)
-            else:
-                await self.consumer.seek_to_beginning(tp)
+    @property
+    def _names(self) -> list[str]:
+        return [self.group_row, *self.members]
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.pool.execute(
-            "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
-            self.projection.name,
-        )
+        await tracking.ensure(self.pool, list(self.members))  # state rows, shown in status
+        await self.heartbeat.beat()
         await self.consumer.start()
-        self.consumer.subscribe([self.topic], listener=_SeekToRecorded(self))
+        self.consumer.subscribe([self.topic], listener=_SeekToNeeded(self))
         try:
             checked = 0.0
-            running = True
             while not stop.is_set():
                 if time.monotonic() - checked > CONTROL_INTERVAL_SECONDS:
-                    running, checked = await self._running(), time.monotonic()
-                    if self._to_commit:  # Kafka's offsets are a hint: refresh them now and then
-                        await self.consumer.commit(dict(self._to_commit))
-                        self._to_commit.clear()
-                if not running:
-                    await asyncio.sleep(CONTROL_INTERVAL_SECONDS)
-                    continue
+                    await self._control()
+                    checked = time.monotonic()
                 batches = await self.consumer.getmany(timeout_ms=50, max_records=self.max_records)
                 for tp, records in batches.items():
-                    if not await self._apply_partition(tp, records):
-                        break
-                if self._skipped and time.monotonic() - self._flushed > FLUSH_SECONDS:
-                    await self._flush_skipped()
+                    await self._apply_partition(tp, records)
         finally:
+            await self.consumer.stop()
+
+    async def _control(self) -> None:
+        """Seek back partitions a member needs again, refresh Kafka's offsets (a hint), and
+        say that this projector is alive (whether or not records come)."""
+        await self.heartbeat.beat()
+        for tp in self.consumer.assignment():
+            await self.seek_to_needed(tp)
+        assigned = self.consumer.assignment()
+        offsets = {tp: offset for tp, offset in self._to_commit.items() if tp in assigned}
+        self._to_commit.clear()
+        if offsets:
             try:
-                if self._skipped:
-                    await self._flush_skipped()
-            finally:
-                await self.consumer.stop()
+                await self.consumer.commit(offsets)
+            except KafkaError as e:  # a rebalance under way: only a hint is lost
+                log.info("offsets_not_committed", group=self.group, error=str(e))
 
-    async def _running(self) -> bool:
-        state = await self.pool.fetchval(
-            "SELECT state FROM projection_checkpoints WHERE name = $1", self.projection.name
-        )
-        await self._reread_reset_partitions()
-        if state == "running" and self.consumer.paused():
-            await self.seek_to_recorded(self.consumer.assignment())
-            self.consumer.resume(*self.consumer.assignment())
-        return bool(state == "running")
+    def revoked(self, partitions: Any) -> None:
+        """Partitions taken away by a rebalance (another process may own them now): their
+        offsets are no longer this consumer's to commit, and where to read them from is found
+        again if they come back."""
+        for tp in partitions:
+            self._to_commit.pop(tp, None)
+            self._next.pop(tp.partition, None)
 
-    async def _reread_reset_partitions(self) -> None:
-        """A rebuild swapped in a new table and marked the partitions (offset -1): read ours
-        again from the start (records the new table already reflects are skipped as duplicates)
-        and mark them -2, being re-read, until the next applied batch records a real offset."""
-        owned = [tp for tp in self.consumer.assignment()]
-        rows = await self.pool.fetch(
-            "UPDATE projection_partitions SET kafka_offset = -2"
-            " WHERE name = $1 AND kafka_offset = -1 AND partition = ANY($2) RETURNING partition",
-            self.projection.name,
-            [tp.partition for tp in owned],
-        )
-        marked = {r["partition"] for r in rows}
-        for tp in owned:
-            if tp.partition in marked:
-                self._skipped.pop(tp.partition, None)  # a place in what the rebuild replaced
-                await self.consumer.seek_to_beginning(tp)
+    async def seek_to_needed(self, tp: TopicPartition, *, force: bool = False) -> None:
+        """Seek `tp` to the earliest record a member still needs, if that is before where the
+        consumer is (or always, on assignment)."""
+        await tracking.ensure_partitions(self.pool, self._names, tp.partition)
+        rows = await tracking.read_partition(self.pool, self._names, tp.partition)
+        needed = [self._effective(rows, n)[0] for n in self._needing(rows)]
+        start = min(needed, default=rows[self.group_row].offset) + 1
+        current = self._next.get(tp.partition)
+        if not force and current is not None and (current <= start or current == 0):
+            return
+        if tp not in self.consumer.assignment():
+            return  # revoked while the rows were read
+        if start == 0:
+            await self.consumer.seek_to_beginning(tp)
+        else:
+            self.consumer.seek(tp, start)
+        self._next[tp.partition] = start
 
-    async def _apply_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
-        places = [envelope(r.headers) for r in records]
-        if all(p is not None and not self._wants(p) for p in places):
-            last = places[-1]
-            assert last is not None
-            self._skipped[tp.partition] = (records[-1].offset, last.tx_id, last.position)
-            self._to_commit[tp] = records[-1].offset + 1
-            return True
+    def _needing(self, rows: dict[str, PartitionTracked]) -> list[str]:
+        """Members that still take records on this partition: the attached ones, and the
+        detached ones not parked on this partition."""
+        return [
+            n
+            for n in self.members
+            if n in rows and (rows[n].follows == self.group_row or rows[n].running)
+        ]
+
+    def _effective(
+        self, rows: dict[str, PartitionTracked], name: str
+    ) -> tuple[int, GlobalCheckpoint]:
+        row, group = rows[name], rows[self.group_row]
+        if row.follows == self.group_row:
+            return max(row.offset, group.offset), max(row.own, group.own)
+        return row.offset, row.own
+
+    async def _apply_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        partition = tp.partition
+        rows = await tracking.read_partition(self.pool, self._names, partition)
+        if self.group_row not in rows:
+            return  # assignment not set up yet: the listener seeks it first
+        read = [_read(r) for r in records]
+        first = read[0].offset
+        reachable = [
+            n
+            for n in self._needing(rows)
+            if self._effective(rows, n)[0] + 1 >= first or self._next.get(partition) == 0
+        ]
         try:
-            await self._apply(tp, records)
-        except (OSError, asyncpg.InterfaceError):
+            try:
+                await self._apply(partition, rows, reachable, read, isolate=False)
+            except (_Moved, *TRANSIENT):
+                raise
+            except Exception:
+                await self._apply(partition, rows, reachable, read, isolate=True)
+        except _Moved:
+            # Nothing of the batch was applied: read the partition again from where its rows
+            # now say, rather than go on past records no member has.
+            log.info("partition_moved", group=self.group, partition=partition)
+            await self.seek_to_needed(tp, force=True)
+            return
+        self._next[partition] = read[-1].offset + 1
+        self._to_commit[tp] = read[-1].offset + 1
+        events = sum(not r.marker for r in read)
+        self.progress.moved(events, group=self.group, position=max(r.place for r in read).position)
+
+    async def _apply(
+        self,
+        partition: int,
+        rows: dict[str, PartitionTracked],
+        members: list[str],
+        read: list[_Record],
+        *,
+        isolate: bool,
+    ) -> None:
+        group_offset, group_at = rows[self.group_row].offset, rows[self.group_row].own
+        decoded: dict[int, RecordedEvent] = {}
+        work: dict[str, list[_Record]] = {}
+        for name in members:
+            offset, at = self._effective(rows, name)
+            mine = _unseen(read, offset, at)
+            projection = self.members[name]
+            if any(projection.wants(r.stream_type, r.event_type) for r in mine):
+                work[name] = mine
+        attached = [n for n in members if rows[n].follows == self.group_row]
+        alone = [n for n in members if rows[n].follows is None]
+        last = read[-1]
+        latest = max(r.place for r in read)
+        async with self.pool.acquire() as conn, conn.transaction():
+            locked = await tracking.lock_group_partition(conn, self.group, partition)
+            if locked != (group_offset, group_at):
+                raise _Moved
+            still_attached, still_alone = await tracking.lock_partition_members(
+                conn, self.group, partition, [n for n in attached if n in work], alone
+            )
+            for name, mine in work.items():
+                if name not in still_attached and name not in still_alone:
+                    continue
+                events = [self._event(r, decoded) for r in mine]
+                with _apply_span(name, partition, mine, events):
+                    if isolate:
+                        await self._isolated(conn, name, partition, rows, events, mine)
+                    else:
+                        await self.members[name].apply(conn, events)
+            if last.offset > group_offset:
+                group_offset, group_at = last.offset, max(group_at, latest)
+                await tracking.move_partition(
+                    conn, self.group_row, partition, group_offset, group_at
+                )
+            for name in still_alone:
+                if isolate and not await self._still_alone(conn, name, partition):
+                    continue  # parked in this batch
+                at = max(rows[name].own, latest)
+                joins = last.offset >= group_offset
+                await tracking.move_partition(
+                    conn,
+                    name,
+                    partition,
+                    last.offset,
+                    at,
+                    follows=self.group_row if joins else None,
+                )
+
+    @staticmethod
+    def _event(record: _Record, decoded: dict[int, RecordedEvent]) -> RecordedEvent:
+        if record.offset not in decoded:
+            decoded[record.offset] = decode(record.raw.value)
+        return decoded[record.offset]
+
+    async def _isolated(
+        self,
+        conn: asyncpg.Connection,
+        name: str,
+        partition: int,
+        rows: dict[str, PartitionTracked],
+        events: list[RecordedEvent],
+        records: list[_Record],
+    ) -> None:
+        """Apply to one member inside savepoints; if an event fails, the member parks on this
+        partition at the record before it."""
+        projection = self.members[name]
+        try:
+            async with conn.transaction():
+                await projection.apply(conn, events)
+            return
+        except TRANSIENT:
             raise
         except Exception:
-            for record in records:
-                try:
-                    await self._apply(tp, [record])
-                except Exception as e:
-                    await self._park(record, e)
-                    return False
-        self._to_commit[tp] = records[-1].offset + 1
-        return True
+            pass
+        offset, at = self._effective(rows, name)
+        for event, record in zip(events, records, strict=True):
+            try:
+                async with conn.transaction():
+                    await projection.apply(conn, [event])
+            except TRANSIENT:
+                raise
+            except Exception as e:
+                if not await quarantine.holds(conn, name, event.position):
+                    await tracking.park_partition(conn, name, partition, offset, at)
+                    await tracking.park(conn, name, None, event, e)
+                    return
+            offset, at = record.offset, record.place
 
-    def _wants(self, place: Envelope) -> bool:
-        return self.projection.wants(place.stream_type, place.event_type)
-
-    async def _flush_skipped(self) -> None:
-        """Record how far skipped batches got; never behind what an applied batch recorded, and
-        never over a rebuild's reset (offset -1 or -2: the partition is to be read again)."""
-        skipped, self._skipped = self._skipped, {}
-        await self.pool.executemany(
-            "INSERT INTO projection_partitions (name, partition, kafka_offset, tx_id, position)"
-            " VALUES ($1, $2, $3, $4::text::xid8, $5)"
-            " ON CONFLICT (name, partition) DO UPDATE SET kafka_offset = EXCLUDED.kafka_offset,"
-            " tx_id = EXCLUDED.tx_id, position = EXCLUDED.position, updated_at = now()"
-            " WHERE projection_partitions.kafka_offset >= 0"
-            " AND (projection_partitions.tx_id, projection_partitions.position)"
-            " < (EXCLUDED.tx_id, EXCLUDED.position)",
-            [
-                (self.projection.name, partition, offset, str(tx_id), position)
-                for partition, (offset, tx_id, position) in skipped.items()
-            ],
-        )
-        self._flushed = time.monotonic()
-
-    async def _apply(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        self._skipped.pop(tp.partition, None)  # this batch records a later place
-        events = [decode(r.value) for r in records]
-        async with self.pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchrow(
-                "SELECT tx_id::text::bigint AS tx_id, position"
-                " FROM projection_partitions"
-                " WHERE name = $1 AND partition = $2 FOR UPDATE",
-                self.projection.name,
-                tp.partition,
-            )
-            # A partition carries its streams' events in global order, and a relay that
-            # crashed re-publishes a batch in that same order: whatever is not past what this
-            # partition already applied is a duplicate.
-            applied = (done["tx_id"], done["position"]) if done is not None else (0, 0)
-            fresh = [e for e in events if (e.tx_id, e.position) > applied]
-            await self.projection.apply(conn, fresh)
-            tx_id, position = (fresh[-1].tx_id, fresh[-1].position) if fresh else applied
-            await conn.execute(
-                "INSERT INTO projection_partitions (name, partition, kafka_offset, tx_id, position)"
-                " VALUES ($1, $2, $3, $4::text::xid8, $5)"
-                " ON CONFLICT (name, partition) DO UPDATE SET kafka_offset = EXCLUDED.kafka_offset,"
-                " tx_id = EXCLUDED.tx_id, position = EXCLUDED.position, updated_at = now()",
-                self.projection.name,
-                tp.partition,
-                records[-1].offset,
-                str(tx_id),
-                position,
-            )
-
-    async def _park(self, record: ConsumerRecord, error: Exception) -> None:
-        self.consumer.pause(*self.consumer.assignment())
-        await park(self.pool, self.projection.name, decode(record.value), error)
+    @staticmethod
+    async def _still_alone(conn: asyncpg.Connection, name: str, partition: int) -> bool:
+        rows = await tracking.read_partition(conn, [name], partition)
+        return rows[name].running and rows[name].follows is None

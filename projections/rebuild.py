@@ -8,26 +8,36 @@ table and moves the live projection's checkpoint to the rebuild's; the live runn
 on from there. A Kafka-fed projection is told to re-read its partitions from the beginning,
 skipping everything up to the rebuild's checkpoint.
 
-DDL runs as the database owner; events are read and rows written as caretrail_projector.
+A StateProjection (one row per stream) is rebuilt in bulk: whole streams folded in memory,
+rows written with COPY (projections/bulk.py). Other projections (counters, the ledger) replay
+through their own `apply`, a batch at a time, as their runners apply them.
+
+DDL runs as the database owner, who also writes the bulk path's rows (see projections/bulk.py);
+events are read, and the per-batch path's rows written, as caretrail_projector.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 
-from backend.eventstore.db import connect, create_pool
+from backend.eventstore.db import connect_for_copy, create_pool
+from backend.eventstore.types import GlobalCheckpoint
+from projections import tracking
+from projections.bulk import Progress, RebuildFailed, StateRebuild
 from projections.catchup import CatchUpRunner
-from projections.framework import TableProjection
+from projections.framework import StateProjection, TableProjection
 
-Progress = Callable[[int, int], None]
-"""Called with (events applied so far, events still ahead) after every batch."""
+__all__ = ["Progress", "RebuildFailed", "rebuild"]
 
-
-class RebuildFailed(Exception):
-    pass
+BATCH = 10_000
+"""Events per committed batch (per chunk in bulk)."""
+CACHED_STREAMS = 50_000
+"""Folded states a bulk rebuild keeps in memory between chunks (a patient's takes about 800
+bytes with its key; states of longer streams more)."""
 
 
 async def rebuild(
@@ -37,38 +47,78 @@ async def rebuild(
     progress: Progress,
     *,
     restart: bool = False,
-    batch_size: int = 2000,
+    batch_size: int = BATCH,
+    cached_streams: int = CACHED_STREAMS,
 ) -> int:
     """Rebuild `projection`'s table; the number of events applied by this run."""
-    shadow: TableProjection = dataclasses.replace(
-        projection,  # type: ignore[type-var]
-        name=f"{projection.name}__rebuild",
-        table=f"{projection.table}__rebuild",
-    )
-    owner = await connect(owner_dsn)
+    shadow = shadow_of(projection, "rebuild")
+    owner = await connect_for_copy(owner_dsn)
     pool = await create_pool(projector_dsn, min_size=1, max_size=2)
     try:
         if restart:
-            await _discard(owner, shadow)
-        await _create_shadow(owner, projection.table, shadow.table)
-        runner = CatchUpRunner(pool, shadow, batch_size=batch_size)
-        applied = 0
-        await runner.checkpoint()  # creates it on a first run, so what is ahead can be counted
-        ahead_at_start = await _ahead(pool, shadow.name)  # once: the count scans what is left
-        while True:
-            step = await runner.step()
-            if step == 0:
-                if (await runner.checkpoint()).state != "running":
-                    msg = f"{shadow.name} is parked; see GET /v1/projections or the checkpoint row"
-                    raise RebuildFailed(msg)
-                break
-            applied += step
-            progress(applied, max(ahead_at_start - applied, 0))
+            await discard_shadow(owner, shadow)
+        await create_shadow(owner, projection.table, shadow.table)
+        async with _unforced(owner, shadow.table):
+            at = await _checkpoint(pool, shadow.name)
+            ahead = await _ahead(pool, shadow.name)  # once: the count scans what is left
+            if isinstance(shadow, StateProjection):
+                bulk = StateRebuild(
+                    pool, owner, shadow, batch_size=batch_size, cached_streams=cached_streams
+                )
+                applied = await bulk.run(at, progress, ahead)
+            else:
+                applied = await _replay(pool, shadow, progress, ahead, batch_size)
         await _swap(owner, projection, shadow)
         return applied
     finally:
         await pool.close()
         await owner.close()
+
+
+def shadow_of(projection: TableProjection, purpose: str) -> TableProjection:
+    """The projection writing into `<table>__<purpose>` under checkpoint `<name>__<purpose>`."""
+    shadow: TableProjection = dataclasses.replace(
+        projection,  # type: ignore[type-var]
+        name=f"{projection.name}__{purpose}",
+        table=f"{projection.table}__{purpose}",
+    )
+    return shadow
+
+
+@contextlib.asynccontextmanager
+async def _unforced(owner: asyncpg.Connection, shadow: str) -> AsyncIterator[None]:
+    """The owner exempt from the shadow's row-level security while the rows are written: the
+    bulk path's COPY is refused under security that applies to the writer. It stays enabled,
+    so the API's role remains under it, and is forced again however the build ends: a shadow
+    left behind (a parked or interrupted rebuild) is a tenant table like any other."""
+    await owner.execute(f"ALTER TABLE {shadow} NO FORCE ROW LEVEL SECURITY")
+    try:
+        yield
+    finally:
+        await owner.execute(f"ALTER TABLE {shadow} FORCE ROW LEVEL SECURITY")
+
+
+async def _checkpoint(pool: asyncpg.Pool, name: str) -> GlobalCheckpoint:
+    """Where the shadow is: the beginning on a first run, its last batch when resuming."""
+    await tracking.ensure(pool, [name])
+    tracked = (await tracking.read(pool, [name]))[name]
+    if not tracked.running:
+        raise RebuildFailed.parked(name)
+    return tracked.own
+
+
+async def _replay(
+    pool: asyncpg.Pool, shadow: TableProjection, progress: Progress, ahead: int, batch_size: int
+) -> int:
+    """The per-batch path: the shadow follows the store alone, a committed batch at a time."""
+    runner = CatchUpRunner(pool, shadow, batch_size=batch_size)
+    applied = 0
+    while step := await runner.step():
+        applied += step
+        progress(applied, max(ahead - applied, 0))
+    if (await runner.checkpoint()).state != "running":
+        raise RebuildFailed.parked(shadow.name)
+    return applied
 
 
 async def _ahead(pool: asyncpg.Pool, name: str) -> int:
@@ -80,7 +130,7 @@ async def _ahead(pool: asyncpg.Pool, name: str) -> int:
     return value
 
 
-async def _create_shadow(owner: asyncpg.Connection, live: str, shadow: str) -> None:
+async def create_shadow(owner: asyncpg.Connection, live: str, shadow: str) -> None:
     """The shadow table with the live table's shape, security policies and grants."""
     exists = await owner.fetchval("SELECT to_regclass($1) IS NOT NULL", shadow)
     if exists:
@@ -103,15 +153,17 @@ async def _create_shadow(owner: asyncpg.Connection, live: str, shadow: str) -> N
         f"ALTER TABLE {shadow} FORCE ROW LEVEL SECURITY",
     ]
     for p in policies:
-        roles = ", ".join("PUBLIC" if r == "public" else _ident(r) for r in p["roles"])
-        clause = f"CREATE POLICY {_ident(p['policyname'])} ON {shadow} AS {p['permissive']}"
+        roles = ", ".join("PUBLIC" if r == "public" else quote_ident(r) for r in p["roles"])
+        clause = f"CREATE POLICY {quote_ident(p['policyname'])} ON {shadow} AS {p['permissive']}"
         clause += f" FOR {p['cmd']} TO {roles}"
         if p["qual"] is not None:
             clause += f" USING ({p['qual']})"
         if p["with_check"] is not None:
             clause += f" WITH CHECK ({p['with_check']})"
         statements.append(clause)
-    statements += [f"GRANT {g['privileges']} ON {shadow} TO {_ident(g['grantee'])}" for g in grants]
+    statements += [
+        f"GRANT {g['privileges']} ON {shadow} TO {quote_ident(g['grantee'])}" for g in grants
+    ]
     async with owner.transaction():
         for statement in statements:
             await owner.execute(statement)
@@ -119,36 +171,27 @@ async def _create_shadow(owner: asyncpg.Connection, live: str, shadow: str) -> N
 
 async def _swap(owner: asyncpg.Connection, live: TableProjection, shadow: TableProjection) -> None:
     async with owner.transaction():
+        # Detach the live projection first, from its rows in the order the runners lock them
+        # (Kafka's partition rows, then its checkpoint row) and only then lock its table, as a
+        # batch does: this waits for a batch applying to it and keeps later ones off it, and a
+        # batch that holds a row cannot wait for the table the other way round (a deadlock,
+        # which aborted the rebuild). Fed from Kafka, the projection also re-reads its
+        # partitions from the start, skipping what the rebuilt table already reflects.
+        rebuilt = (await tracking.read(owner, [shadow.name]))[shadow.name].own
+        await tracking.reread_partitions(owner, live.name, rebuilt)
+        await tracking.detach_at(owner, live.name, rebuilt)
         await owner.execute(f"LOCK TABLE {live.table} IN ACCESS EXCLUSIVE MODE")
         await owner.execute(f"ALTER TABLE {live.table} RENAME TO {live.table}__old")
         await owner.execute(f"ALTER TABLE {shadow.table} RENAME TO {live.table}")
         await owner.execute(f"DROP TABLE {live.table}__old")
-        await owner.execute(
-            "INSERT INTO projection_checkpoints (name, tx_id, position)"
-            " SELECT $1, tx_id, position FROM projection_checkpoints WHERE name = $2"
-            " ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id,"
-            " position = EXCLUDED.position, state = 'running', last_error = NULL,"
-            " error_position = NULL, updated_at = now()",
-            live.name,
-            shadow.name,
-        )
-        # Fed from Kafka, the projection must also re-read its partitions from the start,
-        # skipping what the rebuilt table already reflects (offset -1 marks the reset).
-        await owner.execute(
-            "UPDATE projection_partitions p SET kafka_offset = -1, tx_id = c.tx_id,"
-            " position = c.position, updated_at = now()"
-            " FROM projection_checkpoints c WHERE p.name = $1 AND c.name = $2",
-            live.name,
-            shadow.name,
-        )
-        await owner.execute("DELETE FROM projection_checkpoints WHERE name = $1", shadow.name)
+        await tracking.forget(owner, shadow.name)
 
 
-async def _discard(owner: asyncpg.Connection, shadow: TableProjection) -> None:
+async def discard_shadow(owner: asyncpg.Connection, shadow: TableProjection) -> None:
     async with owner.transaction():
         await owner.execute(f"DROP TABLE IF EXISTS {shadow.table}")
-        await owner.execute("DELETE FROM projection_checkpoints WHERE name = $1", shadow.name)
+        await tracking.forget(owner, shadow.name)
 
 
-def _ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'

@@ -1,4 +1,5 @@
-"""The relay: reads the store in gap-safe global order and publishes every event to Kafka.
+"""The relay: reads the store in gap-safe global order and publishes every event to Kafka,
+each batch followed by a progress marker on every partition (see kafka_runner).
 
 At least once: a batch is published and acknowledged by the broker (acks=all) before the relay's
 checkpoint moves past it, so a crash in between publishes that batch again after restart.
@@ -11,16 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
+from backend import observability
 from backend.eventstore.store import GlobalReader
 from backend.eventstore.types import GlobalCheckpoint
-from projections.kafka_codec import TOPIC, encode, partition_of
+from projections import liveness, tracking
+from projections.kafka_codec import TOPIC, encode, encode_marker, partition_of
+from projections.liveness import Heartbeat
+from projections.progress_log import PROGRESS_LOG_SECONDS, ProgressLog
 
 log = structlog.get_logger("caretrail.relay")
+HEARTBEAT_SECONDS = 1.0
+"""How often an idle relay still marks every partition with its checkpoint."""
 
 
 class Relay:
@@ -34,6 +42,7 @@ class Relay:
         name: str = "kafka",
         batch_size: int = 500,
         idle_seconds: float = 0.01,
+        progress_every: float = PROGRESS_LOG_SECONDS,
     ) -> None:
         self.pool = pool
         self.producer = producer
@@ -43,44 +52,57 @@ class Relay:
         self.reader = GlobalReader(pool)
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self._marked = 0.0
+        self.progress = ProgressLog("relay_progress", log, every=progress_every)
+        self.heartbeat = Heartbeat(pool, liveness.RELAY, name)
 
     async def checkpoint(self) -> GlobalCheckpoint:
-        row = await self.pool.fetchrow(
-            "SELECT tx_id::text::bigint AS tx_id, position FROM relay_checkpoints WHERE name = $1",
-            self.name,
-        )
-        if row is None:  # first run: from the beginning of the global order
-            await self.pool.execute(
-                "INSERT INTO relay_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                self.name,
-            )
-            return GlobalCheckpoint()
-        return GlobalCheckpoint(row["tx_id"], row["position"])
+        return await tracking.relay_checkpoint(self.pool, self.name)
 
     async def step(self) -> int:
-        """Publish the next batch; the number of events published."""
-        events = await self.reader.read_after(await self.checkpoint(), self.batch_size)
+        """Publish the next batch, then a progress marker to every partition; the number of
+        events published. When idle, a marker goes out every HEARTBEAT_SECONDS, so consumers
+        (and readiness) can tell a quiet store from a stalled relay."""
+        await self.heartbeat.beat()
+        checkpoint = await self.checkpoint()
+        events = await self.reader.read_after(checkpoint, self.batch_size)
         if not events:
+            if time.monotonic() - self._marked > HEARTBEAT_SECONDS:
+                await self._mark(checkpoint)
             return 0
         sent = []
         for event in events:
             key, value, headers = encode(event)
             partition = partition_of(event.stream_id, self.partitions)
-            sent.append(
-                await self.producer.send(
-                    self.topic, value, key=key, partition=partition, headers=headers
+            # In the trace of the command that appended the event: the aiokafka
+            # instrumentation's send span, a child of this one, names itself in the
+            # message's `traceparent` header, which the projectors continue.
+            with observability.TRACER.start_as_current_span(
+                "relay publish",
+                context=observability.context_of(event.metadata.get("traceparent")),
+                attributes=observability.event_attributes(event),
+            ):
+                sent.append(
+                    await self.producer.send(
+                        self.topic, value, key=key, partition=partition, headers=headers
+                    )
                 )
-            )
         await asyncio.gather(*sent)  # every event acknowledged before the checkpoint moves
-        last = events[-1]
-        await self.pool.execute(
-            "UPDATE relay_checkpoints SET tx_id = $2::text::xid8, position = $3,"
-            " updated_at = now() WHERE name = $1",
-            self.name,
-            str(last.tx_id),
-            last.position,
-        )
+        last = GlobalCheckpoint(events[-1].tx_id, events[-1].position)
+        await self._mark(last)
+        await tracking.move_relay(self.pool, self.name, last)
+        self.progress.moved(len(events), relay=self.name, position=last.position)
         return len(events)
+
+    async def _mark(self, at: GlobalCheckpoint) -> None:
+        """Tell every partition that everything up to `at` has been published to it."""
+        value, headers = encode_marker(at.tx_id, at.position)
+        sent = [
+            await self.producer.send(self.topic, value, partition=partition, headers=headers)
+            for partition in range(self.partitions)
+        ]
+        await asyncio.gather(*sent)
+        self._marked = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -4,45 +4,58 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
-from projections.catchup import CatchUpRunner, SharedCatchUp
+from backend.eventstore.signal import AppendSignal
+from projections import liveness, quarantine, tracking
+from projections.catchup import BatchFeed, CatchUpGroup
 from projections.framework import Projection
-
-
-@dataclass(frozen=True)
-class ProjectionStatus:
-    name: str
-    state: str
-    position: int
-    lag_events: int
-    lag_seconds: float
-    last_error: str | None
-    error_position: int | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+from projections.liveness import RunnerStatus
+from projections.tracking import ProjectionStatus, RelayStatus
 
 
 class ProjectionService:
+    """Runs `projections` as one catch-up group named `group` (see projections/catchup.py), or,
+    when they are fed from Kafka by projector processes, only reports on them."""
+
     def __init__(
-        self, pool: asyncpg.Pool, projections: Sequence[Projection], *, batch_size: int = 500
+        self,
+        pool: asyncpg.Pool,
+        projections: Sequence[Projection],
+        *,
+        group: str,
+        batch_size: int = 500,
+        signal: AppendSignal | None = None,
+        applied: AppendSignal | None = None,
+        partitions: int | None = None,
+        feed: BatchFeed | None = None,
+        source: BatchFeed | None = None,
+        lazy: bool = False,
     ) -> None:
         self.pool = pool
-        self.runners = [CatchUpRunner(pool, p, batch_size=batch_size) for p in projections]
-        self._shared = SharedCatchUp(pool, self.runners, batch_size=batch_size)
+        self.partitions = partitions
+        """Fed from Kafka (status reads their partitions' progress): the partition count."""
+        self.names = [p.name for p in projections]
+        self.group = CatchUpGroup(
+            pool,
+            group,
+            projections,
+            batch_size=batch_size,
+            signal=signal,
+            applied=applied,
+            feed=feed,
+            source=source,
+            lazy=lazy,
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        for runner in self.runners:
-            await runner.checkpoint()  # every projection shows in status from the start
-        self._tasks = [asyncio.create_task(self._shared.run(self._stop))]
+        await self.group.start()  # every projection shows in status from the start
+        self._tasks = [asyncio.create_task(self.group.run(self._stop))]
 
     async def stop(self) -> None:
         self._stop.set()
@@ -61,34 +74,32 @@ class ProjectionService:
         )
         return float(value) if value is not None else None
 
-    async def status(self) -> list[ProjectionStatus]:
-        """Position and lag per projection. Lag is measured on the store: events past the
-        checkpoint, and the age of the oldest of them."""
-        rows = await self.pool.fetch(
-            """
-            SELECT c.name, c.state, c.position, c.last_error, c.error_position,
-                   (SELECT count(*) FROM events e
-                     WHERE (e.tx_id, e.position) > (c.tx_id, c.position)) AS lag_events,
-                   (SELECT min(e.recorded_at) FROM events e
-                     WHERE (e.tx_id, e.position) > (c.tx_id, c.position)) AS oldest_pending
-              FROM projection_checkpoints c
-             WHERE c.name = ANY($1)
-             ORDER BY c.name
-            """,
-            [r.projection.name for r in self.runners],
-        )
-        now = dt.datetime.now(dt.UTC)
-        return [
-            ProjectionStatus(
-                name=r["name"],
-                state=r["state"],
-                position=r["position"],
-                lag_events=r["lag_events"],
-                lag_seconds=(now - r["oldest_pending"]).total_seconds()
-                if r["oldest_pending"]
-                else 0.0,
-                last_error=r["last_error"],
-                error_position=r["error_position"],
-            )
-            for r in rows
+    async def status(self, seen: Sequence[RunnerStatus] | None = None) -> list[ProjectionStatus]:
+        """Position, state, lag and quarantined events per projection (projections/tracking.py,
+        projections/quarantine.py). A projection that is not parked is `running` while a runner
+        that feeds it has been seen lately (this group in some process, or, fed from Kafka, a
+        projector), else `stalled`. `seen`: the runners' heartbeats, if the caller has read
+        them already (liveness.runners)."""
+        statuses = await tracking.progress(self.pool, self.names, self.partitions)
+        skipped = await quarantine.listed(self.pool, self.names)
+        statuses = [
+            dataclasses.replace(s, quarantined=tuple(skipped[s.name])) if s.name in skipped else s
+            for s in statuses
         ]
+        runner = self._feeding(await liveness.runners(self.pool) if seen is None else seen)
+        if runner is not None and runner.state == "running":
+            return statuses
+        return [
+            dataclasses.replace(s, state="stalled") if s.state == "running" else s for s in statuses
+        ]
+
+    def _feeding(self, seen: Sequence[RunnerStatus]) -> RunnerStatus | None:
+        """The runner that feeds these projections, as last seen: this catch-up group (in any
+        process) or, fed from Kafka, the projector seen most recently; None if none ever ran."""
+        if self.partitions is not None:
+            return liveness.freshest(seen, liveness.PROJECTOR)
+        mine = [r for r in seen if r.kind == liveness.IN_PROCESS and r.name == self.group.name]
+        return mine[0] if mine else None
+
+    async def relays(self) -> list[RelayStatus]:
+        return await tracking.relays(self.pool)

@@ -99,3 +99,34 @@ async def read_invoice(
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
+
+
+async def whole_ledger(
+    client: httpx.AsyncClient, tenant: TenantFixture, position: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The tenant's ledger, every page of it once it has applied `position`: (entries, totals)."""
+    entries: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"min_position": position, "limit": 50}
+    while True:
+        r = await client.get("/v1/ledger", params=params, headers=tenant.as_role("AUDITOR"))
+        assert r.status_code == 200, r.text
+        page = r.json()
+        entries += page["items"]
+        if page["next_cursor"] is None:
+            return entries, page["totals"]
+        params["cursor"] = page["next_cursor"]
+
+
+async def all_invoices(
+    client: httpx.AsyncClient, tenant: TenantFixture, position: int
+) -> list[dict[str, Any]]:
+    """Every invoice of the tenant, page by page, once the read model has applied `position`."""
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"min_position": position, "limit": 20}
+    while True:
+        r = await client.get("/v1/invoices", params=params, headers=tenant.as_role("AUDITOR"))
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        if r.json()["next_cursor"] is None:
+            return items
+        params["cursor"] = r.json()["next_cursor"]

@@ -7,20 +7,68 @@ broker when a test asks for one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
+import containers
 import httpx
 import pytest
 from fastapi import FastAPI
 from infra import fresh_database, kafka_broker
-from support import FAKEPAY_SECRET, JWT_SECRET, TenantFixture, new_tenant
+from support import (
+    FAKEPAY_SECRET,
+    JWT_SECRET,
+    METRICS_TOKEN,
+    TEST_MASTER_KEY,
+    TenantFixture,
+    new_tenant,
+)
 
 from backend.bootstrap import Resources, create_app
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
 from backend.privacy import keys
 from backend.settings import Settings, with_user
+
+# Every process the suite starts (servers, CLIs) inherits it, so they all open the same data.
+os.environ.setdefault("CARETRAIL_MASTER_KEY", TEST_MASTER_KEY)
+
+
+_CONTAINERS = contextlib.ExitStack()
+_RUNNING: list[containers.Containers] = []
+_CONTAINER_LINE: list[str] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--containers",
+        action="store_true",
+        help="run against PostgreSQL, Kafka and Redis containers where Docker is present",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("--containers", default=False):
+        return
+    absent = containers.docker_engine()
+    if absent is not None:
+        _CONTAINER_LINE.append(
+            f"containers: skipped, no Docker engine here ({absent}); the local services serve"
+        )
+        return
+    _RUNNING.append(_CONTAINERS.enter_context(containers.started()))
+    _CONTAINER_LINE.append("containers: PostgreSQL, Kafka and Redis from testcontainers")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _CONTAINERS.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _CONTAINER_LINE:  # shown under -q too
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -66,11 +114,13 @@ def store(app_pool: asyncpg.Pool) -> EventStore:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         CARETRAIL_ENV="test",
+        CARETRAIL_CHAIN_HEADS_DIR=str(tmp_path_factory.mktemp("chain-heads")),
         CARETRAIL_JWT_SECRET=JWT_SECRET,
         CARETRAIL_PAYMENT_WEBHOOK_SECRETS={"fakepay": FAKEPAY_SECRET},
+        CARETRAIL_METRICS_TOKEN=METRICS_TOKEN,
     )
 
 
@@ -121,5 +171,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
+    if _RUNNING:
+        yield _RUNNING[0].kafka_bootstrap
+        return
     with kafka_broker() as bootstrap:
         yield bootstrap

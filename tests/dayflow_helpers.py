@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
-from support import TenantFixture
+from support import TenantFixture, bearer
 
 from backend.billing.visit import visit_invoice_id
 
@@ -24,7 +24,7 @@ async def reaction_passed(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_SECONDS
     while True:
-        r = await client.get("/v1/reactions", headers=tenant.as_role("CLINIC_ADMIN"))
+        r = await client.get("/v1/reactions", headers=bearer(["PLATFORM_ADMIN"]))
         assert r.status_code == 200, r.text
         status = next(x for x in r.json()["reactions"] if x["name"] == name)
         assert status["state"] == "running", status

@@ -109,12 +109,15 @@ async def booked(
     minutes: int = 30,
     *,
     confirm: bool = False,
+    back_charting_reason: str | None = None,
 ) -> dict[str, Any]:
-    """A fresh patient and practitioner with one appointment at `start`, optionally confirmed."""
+    """A fresh patient and practitioner with one appointment at `start`, optionally confirmed
+    (a start in the past needs `back_charting_reason`)."""
     patient = await create_patient(client, tenant)
     practitioner = await create_practitioner(client, tenant)
     end = start + dt.timedelta(minutes=minutes)
-    r = await book(client, tenant, patient["id"], practitioner["id"], start, end)
+    extra = {} if back_charting_reason is None else {"back_charting_reason": back_charting_reason}
+    r = await book(client, tenant, patient["id"], practitioner["id"], start, end, **extra)
     assert r.status_code == 201, r.text
     appointment: dict[str, Any] = r.json()
     if confirm:

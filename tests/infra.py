@@ -7,15 +7,18 @@ runs on any machine. The broker is projections.local_broker (tansu, in memory).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
+
 from backend.eventstore import RecordedEvent
-from backend.eventstore.scratch import scratch_database
+from backend.eventstore.scratch import admin_dsn, scratch_database
 from projections.local_broker import free_port, local_kafka_broker
 
-__all__ = ["free_port", "fresh_database", "kafka_broker", "stored_events"]
+__all__ = ["empty_databases", "free_port", "fresh_database", "kafka_broker", "stored_events"]
 kafka_broker = local_kafka_broker
 
 
@@ -24,6 +27,24 @@ async def fresh_database() -> AsyncIterator[str]:
     """A new, migrated database (TEST_DATABASE_URL's server); its owner DSN."""
     async with scratch_database("TEST_DATABASE_URL", "test", "caretrail_test") as dsn:
         yield dsn
+
+
+@asynccontextmanager
+async def empty_databases(count: int) -> AsyncIterator[list[str]]:
+    """New databases with nothing in them (not migrated); their owner DSNs."""
+    admin = await admin_dsn("TEST_DATABASE_URL", "test")
+    names = [f"caretrail_lock_{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    conn = await asyncpg.connect(admin)
+    try:
+        for name in names:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        head, _, tail = admin.partition("?")
+        base = head.rsplit("/", 1)[0]
+        yield [f"{base}/{name}" + (f"?{tail}" if tail else "") for name in names]
+    finally:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
 
 
 EVENT_COLUMNS = (

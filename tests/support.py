@@ -11,6 +11,9 @@ from backend.auth.tokens import issue_token
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789"
 FAKEPAY_SECRET = "test-fakepay-webhook-secret-0123456789"
+METRICS_TOKEN = "test-metrics-scrape-token"
+# Base64 of 32 bytes: the suite's master key (outside dev one must be set, and never the dev one).
+TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLXRoZS1zdWl0ZS0zMmI="
 
 
 def bearer(

@@ -34,13 +34,13 @@ class OpenVisit:
         return f"/v1/visits/{self.id}{suffix}"
 
 
-async def open_walk_in(client: httpx.AsyncClient, tenant: TenantFixture) -> OpenVisit:
+async def open_walk_in(client: httpx.AsyncClient, tenant: TenantFixture, **extra: Any) -> OpenVisit:
+    """A new patient's walk-in visit with a new doctor; `extra` adds to the body (opened_at)."""
     patient = await create_patient(client, tenant)
     doctor = await create_practitioner(client, tenant)
+    body = {"patient_id": patient["id"], "practitioner_id": doctor["id"], "reason": "cough"}
     r = await client.post(
-        "/v1/visits",
-        json={"patient_id": patient["id"], "practitioner_id": doctor["id"], "reason": "cough"},
-        headers=tenant.as_role("RECEPTIONIST"),
+        "/v1/visits", json={**body, **extra}, headers=tenant.as_role("RECEPTIONIST")
     )
     assert r.status_code == 201, r.text
     return OpenVisit(tenant, r.json()["id"], patient["id"], doctor["id"], r.json())
@@ -54,8 +54,16 @@ async def send(
     role: str | dict[str, str],
     method: str = "POST",
 ) -> httpx.Response:
-    headers = visit.tenant.as_role(role) if isinstance(role, str) else role
+    headers = _credentials(visit, role)
     return await client.request(method, visit.url(suffix), json=body, headers=headers)
+
+
+def _credentials(visit: OpenVisit, role: str | dict[str, str]) -> dict[str, str]:
+    """ "DOCTOR" is the visit's own doctor (the note, prescriptions and orders are theirs);
+    another role is a member of the tenant with it; a dict is the headers as given."""
+    if role == "DOCTOR":
+        return visit.doctor
+    return visit.tenant.as_role(role) if isinstance(role, str) else role
 
 
 async def ok(

@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from backend.admissions.events import (
     BedOccupied,
@@ -23,19 +24,22 @@ from backend.admissions.events import (
     PatientTransferred,
 )
 from backend.admissions.stays import Stay
-from backend.admissions.wards import Ward
+from backend.admissions.wards import Ward, bed_label
 from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
-from backend.plugins.events import (
+from backend.specialties.events import (
     CalculationRecorded,
     SpecialtyDataRecorded,
     SpecialtyEventRecorded,
 )
-from backend.plugins.folding import specialty_changes
+from backend.specialties.folding import specialty_changes
 
 Disposition = Literal["home", "transfer", "rehabilitation", "against_medical_advice", "deceased"]
 DISPOSITIONS = frozenset(typing.get_args(Disposition))
+PLANNED = frozenset({"home", "transfer", "rehabilitation"})
+"""Discharges a plugin's readiness checklist may hold up; a death or a patient leaving against
+advice happens whatever the checklist says (it is closed with a warning)."""
 HOUR = dt.timedelta(hours=1)
 
 
@@ -55,6 +59,8 @@ class Admission:
     discharged_at: dt.datetime | None = None
     disposition: str | None = None
     summary: str | None = None
+    time_zone: str | None = None
+    """The tenant's time zone at the discharge: the stay's days are midnights there."""
     specialty_data: dict[str, Any] = field(default_factory=dict)
     specialty_events: tuple[dict[str, Any], ...] = ()
     calculations: dict[str, Any] = field(default_factory=dict)
@@ -62,7 +68,9 @@ class Admission:
 
 @dataclass(frozen=True)
 class LengthOfStay:
-    """Whole days and the whole hours beyond them."""
+    """`days` as a midnight census counts them: the midnights the patient spent in, in the
+    tenant's time zone (in at 23:50, out at 00:10: one day); `hours` the whole hours from
+    admission to discharge."""
 
     days: int
     hours: int
@@ -104,22 +112,27 @@ def evolve(state: Admission, event: DomainEvent) -> Admission:
                 discharged_at=event.discharged_at,
                 disposition=event.disposition,
                 summary=event.summary,
+                time_zone=event.time_zone,
             )
         case SpecialtyDataRecorded() | SpecialtyEventRecorded() | CalculationRecorded():
             return dataclasses.replace(state, **specialty_changes(state, event))
     return state
 
 
-def length_of_stay(admitted_at: dt.datetime, discharged_at: dt.datetime) -> LengthOfStay:
-    hours = int((discharged_at - admitted_at) // HOUR)
-    return LengthOfStay(*divmod(hours, 24))
+def length_of_stay(
+    admitted_at: dt.datetime, discharged_at: dt.datetime, time_zone: str
+) -> LengthOfStay:
+    zone = ZoneInfo(time_zone)
+    midnights = (discharged_at.astimezone(zone).date() - admitted_at.astimezone(zone).date()).days
+    elapsed = discharged_at.astimezone(dt.UTC) - admitted_at.astimezone(dt.UTC)  # not wall time
+    return LengthOfStay(midnights, int(elapsed // HOUR))
 
 
 def stay_length(state: Admission) -> LengthOfStay | None:
     """The length of a discharged stay (None while the patient is in)."""
-    if state.admitted_at is None or state.discharged_at is None:
+    if state.admitted_at is None or state.discharged_at is None or state.time_zone is None:
         return None
-    return length_of_stay(state.admitted_at, state.discharged_at)
+    return length_of_stay(state.admitted_at, state.discharged_at, state.time_zone)
 
 
 def view(state: Admission) -> dict[str, Any]:
@@ -152,6 +165,7 @@ def admit(
         raise Invalid("reason", "must not be blank")
     if ward.id is None:
         raise Invalid("ward_id", "no such ward")
+    bed = bed_label(bed)
     ward.require_bed(bed)
     if stay.admission_id is not None:
         raise Conflict("ALREADY_ADMITTED", f"the patient is in (admission {stay.admission_id})")
@@ -191,6 +205,7 @@ def transfer(
     admission_id, patient_id = _open(state)
     if target.id is None:
         raise Invalid("ward_id", "no such ward")
+    bed = bed_label(bed)
     if (target.id, bed) == (state.ward_id, state.bed):
         raise Invalid("bed", "the patient is already in this bed")
     target.check_free(bed)
@@ -212,8 +227,13 @@ def transfer(
 
 
 def discharge(
-    state: Admission, disposition: str, summary: str | None, discharged_at: dt.datetime
+    state: Admission,
+    disposition: str,
+    summary: str | None,
+    discharged_at: dt.datetime,
+    time_zone: str,
 ) -> Decision:
+    """`time_zone` is the tenant's, in which the stay's days are counted."""
     admission_id, patient_id = _open(state)
     if disposition not in DISPOSITIONS:
         raise Invalid("disposition", f"one of {', '.join(sorted(DISPOSITIONS))}")
@@ -223,7 +243,11 @@ def discharge(
     return Decision(
         [
             PatientDischarged(
-                admission_id, disposition, (summary or "").strip() or None, discharged_at
+                admission_id,
+                disposition,
+                (summary or "").strip() or None,
+                discharged_at,
+                time_zone,
             )
         ],
         {state.ward_id: [BedReleased(state.ward_id, state.bed, admission_id, discharged_at)]},
@@ -239,4 +263,4 @@ def _open(state: Admission) -> tuple[UUID, UUID]:
     return state.id, state.patient_id
 
 
-ADMISSION = register_aggregate(Aggregate("admission", Admission, evolve, view, snapshot_version=2))
+ADMISSION = register_aggregate(Aggregate("admission", Admission, evolve, view, snapshot_version=3))

@@ -11,15 +11,18 @@ from starlette.responses import Response
 
 from backend.admissions import service
 from backend.admissions.model import Disposition
+from backend.admissions.wards import BedState
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
+from backend.api.query import declared_query_only
 from backend.api.types import Instant, Text
 from backend.auth.principal import Principal, Role
 
-router = APIRouter(prefix="/v1", tags=["admissions"])
+router = APIRouter(prefix="/v1", tags=["admissions"], dependencies=[Depends(declared_query_only)])
 Admin = Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))]
 Admitting = Annotated[Principal, Depends(require(Role.DOCTOR, Role.NURSE, Role.CLINIC_ADMIN))]
 Doctor = Annotated[Principal, Depends(require(Role.DOCTOR))]
+BedKeepers = Annotated[Principal, Depends(require(Role.NURSE, Role.CLINIC_ADMIN))]
 BedLabel = Annotated[Text, Field(min_length=1, max_length=20)]
 
 
@@ -32,6 +35,18 @@ class NewWard(BaseModel):
 class NewBeds(BaseModel):
     model_config = ConfigDict(extra="forbid")
     beds: list[BedLabel] = Field(min_length=1, max_length=500)
+
+
+class WardName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Text = Field(min_length=1, max_length=100)
+
+
+class NewBedState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bed: BedLabel
+    state: BedState
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class NewAdmission(BaseModel):
@@ -80,6 +95,39 @@ async def define_ward(body: NewWard, request: Request, principal: Admin) -> Resp
 async def add_beds(ward_id: UUID, body: NewBeds, request: Request, principal: Admin) -> Response:
     return await execute(
         request, principal, tenant_of(principal), lambda s: service.add_beds(s, ward_id, body.beds)
+    )
+
+
+@router.post("/wards/{ward_id}/rename")
+async def rename_ward(
+    ward_id: UUID, body: WardName, request: Request, principal: Admin
+) -> Response:
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.rename_ward(s, ward_id, body.name),
+    )
+
+
+@router.post("/wards/{ward_id}/close")
+async def close_ward(ward_id: UUID, request: Request, principal: Admin) -> Response:
+    """An empty ward only (409 WARD_NOT_EMPTY); it then takes no patients."""
+    return await execute(
+        request, principal, tenant_of(principal), lambda s: service.close_ward(s, ward_id)
+    )
+
+
+@router.post("/wards/{ward_id}/bed-states")
+async def set_bed_state(
+    ward_id: UUID, body: NewBedState, request: Request, principal: BedKeepers
+) -> Response:
+    """A free bed out of service (cleaning, blocked) or back (available)."""
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.set_bed_state(s, ward_id, body.bed, body.state, body.reason),
     )
 
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from uuid import UUID
 
-import asyncpg
 import orjson
 from fastapi import Request
 from starlette.responses import Response
 
 from backend.api.deps import context_for
 from backend.api.idempotency import IdempotentRequest, StoredResponse
-from backend.api.problems import PROBLEM, domain_problem_body
+from backend.api.problems import PROBLEM
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore
 from backend.handling import CommandResult, CommandSession, Handler, run_command
-from backend.kernel.errors import DomainError, Invalid
+from backend.kernel import streams
+from backend.kernel.errors import Invalid
 
 MAX_KEY_LENGTH = 255
 
@@ -31,50 +33,68 @@ async def execute(
     store: EventStore = request.app.state.store
     ctx = context_for(request, principal)
     key = request.headers.get("idempotency-key")
-    idem = None
-    if key is not None:
-        _check_key(key)
-        body = await request.body()
-        idem = IdempotentRequest.of(
-            key, principal.tenant_id, request.method, request.url.path, body
-        )
-        stored = await idem.lookup(store)
-        if stored is not None:
-            return _replay(stored)
-
-    async def remember(session: CommandSession, result: CommandResult) -> None:
-        if idem is not None:
-            await idem.remember(session.conn, status_code, result.body(), _etag(result))
-
-    try:
-        result = await run_command(store, ctx, tenant_id, handler, remember)
-    except DomainError as e:
-        # A refusal is the first response too: a repeat gets it again even if the state has
-        # changed since. Only a transient failure (too much contention) may be retried.
-        if idem is not None and e.code != "CONCURRENCY_CONFLICT":
-            await idem.remember_refusal(store, e.status, domain_problem_body(e))
-        raise
-    except asyncpg.UniqueViolationError as e:
-        if idem is None or e.constraint_name != "idempotency_keys_pkey":
-            raise
-        stored = await idem.lookup(store)
-        assert stored is not None
-        return _replay(stored)
-    return Response(
-        orjson.dumps(result.body()),
-        status_code=status_code,
-        media_type="application/json",
-        headers=_etag(result),
+    if key is None:
+        return _response(await run_command(store, ctx, tenant_id, handler), status_code)
+    _check_key(key)
+    idem = IdempotentRequest.of(
+        key,
+        principal.tenant_id,
+        principal.actor,
+        request.method,
+        request.url.path,
+        await request.body(),
     )
+    lifetime = dt.timedelta(hours=request.app.state.settings.idempotency_key_hours)
+
+    async def once(session: CommandSession) -> CommandResult | StoredResponse:
+        """Under the key's lock: replay what is stored, or run the command and store its
+        response. run_command may run this again (a concurrent writer moved a stream): the lock
+        and the look-up are then taken again in the new transaction. A refusal (DomainError)
+        rolls back and stores nothing."""
+        stored = await idem.claim(session.conn, tenant_id)
+        if stored is not None:
+            return stored
+        result = await handler(session)
+        response = StoredResponse(status_code, result.body(), _etag(result))
+        await idem.remember(session.conn, tenant_id, response, _patient_of(result), lifetime)
+        return result
+
+    outcome = await run_command(store, ctx, tenant_id, once)
+    if isinstance(outcome, StoredResponse):
+        return _replay(outcome)
+    return _response(outcome, status_code)
+
+
+KEY_PATTERN = rf"^[\x21-\x7e]([\x20-\x7e]{{0,{MAX_KEY_LENGTH - 2}}}[\x21-\x7e])?$"
+"""1 to 255 visible ASCII characters (spaces inside only: a header's ends are trimmed)."""
+_KEY = re.compile(KEY_PATTERN)
 
 
 def _check_key(key: str) -> None:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise Invalid("Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable characters")
+    if not _KEY.fullmatch(key):
+        raise Invalid("Idempotency-Key", f"1 to {MAX_KEY_LENGTH} visible ASCII characters")
+
+
+def _patient_of(result: CommandResult) -> UUID | None:
+    """The patient a response is about: the patient's own record (registration, change,
+    erasure) or the one it names (appointments, visits, admissions, invoices, checklists)."""
+    if result.stream_type == streams.PATIENT:
+        return result.id
+    named = result.view.get("patient_id")
+    return None if named is None else UUID(str(named))
 
 
 def _etag(result: CommandResult) -> dict[str, str]:
     return {"ETag": f'"{result.version}"'}
+
+
+def _response(result: CommandResult, status_code: int) -> Response:
+    return Response(
+        orjson.dumps({**result.body(), **(result.shown_once or {})}),
+        status_code=status_code,
+        media_type="application/json",
+        headers=_etag(result),
+    )
 
 
 def _replay(stored: StoredResponse) -> Response:

@@ -9,7 +9,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from backend.api.commands import KEY_PATTERN
+from backend.api.deps import IF_MATCH
 from backend.api.problems import PROBLEM
+from backend.api.versioning import old_schemas
+from backend.api.versions import TOKEN_DEFAULT, VersionChange
 
 _PROBLEM_SCHEMA = {
     "type": "object",
@@ -33,16 +37,24 @@ _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 255},
-    "description": "A repeat with the same body replays the first response.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
+    "description": "The caller's key for this request: a repeat with the same body replays the"
+    " first successful response (Idempotent-Replayed: true) for 24 h; another body is 422"
+    " IDEMPOTENCY_KEY_REUSED; while the first runs, 409 IDEMPOTENCY_KEY_IN_USE; a refusal"
+    " stores nothing; about a patient erased since, 410 PATIENT_ERASED.",
 }
 _IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "example": '"3"'},
-    "description": "Apply only at this stream version, else 412 VERSION_CONFLICT.",
+    "schema": {"type": "string", "pattern": IF_MATCH, "example": '"3"'},
+    "description": "Apply only at this stream version, else 412 VERSION_CONFLICT (malformed:"
+    " 422 naming If-Match).",
 }
+
+
+NOT_A_COMMAND = "x-not-a-command"
+"""openapi_extra of a write route that runs no command (no Idempotency-Key, no If-Match)."""
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -59,17 +71,22 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
     if not path.startswith("/v1"):
         return
     responses["default"] = _problem("Error (RFC 9457 problem+json with a stable `code`)")
+    if "requestBody" in operation:
+        responses["413"] = _problem("The body is over this route's limit (before it is read)")
     if operation.get("security") == []:
         return  # declared unauthenticated by bearer (a signed webhook): no Idempotency-Key
     operation["security"] = [{"bearer": []}]
     parameters = operation.setdefault("parameters", [])
-    if method == "post":
-        parameters.append(_IDEMPOTENCY_KEY)
-    if method in ("post", "patch", "delete") and "{" in path:
-        parameters.append(_IF_MATCH)
+    if method in ("post", "put", "patch", "delete") and not operation.pop(NOT_A_COMMAND, False):
+        parameters += [_IDEMPOTENCY_KEY, _IF_MATCH]
 
 
-def openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
+def openapi_builder(
+    app: FastAPI, changes: tuple[VersionChange, ...]
+) -> Callable[[], dict[str, Any]]:
+    """The document describes versions.TOKEN_DEFAULT, the version a token speaks without the
+    Caretrail-Version header (the newer versions' changes: docs/partners.md)."""
+
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -89,6 +106,8 @@ def openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
             for path, operations in schema["paths"].items():
                 for method, operation in operations.items():
                     _describe(path, method, operation)
+            old_schemas(schema, changes)
+            schema["info"]["x-caretrail-version"] = TOKEN_DEFAULT
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,8 +24,11 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     412: "Precondition failed",
+    413: "Content too large",
     422: "Unprocessable content",
+    431: "Request header fields too large",
     500: "Internal server error",
     502: "Bad gateway",
     503: "Service unavailable",
@@ -109,6 +114,27 @@ def install(app: FastAPI) -> None:
         return problem(422, "VALIDATION_ERROR", f"a value cannot be stored: {exc}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(request))
+        return problem(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method the OpenAPI document lists for this path: Starlette's 405 names only the
+    first route whose path matched, while GET and PATCH of one resource are two routes. A path
+    written out in the document is that resource alone, not also a value of a parameter beside
+    it (`/v1/wards/occupancy` is no `/v1/wards/{ward_id}`)."""
+    paths = request.app.openapi()["paths"]
+    path = request.url.path
+    matching = [t for t in paths if _template(t).fullmatch(path)]
+    literal = [t for t in matching if "{" not in t]
+    methods = {m.upper() for t in (literal or matching) for m in paths[t]}
+    return sorted(methods)
+
+
+@functools.cache
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))

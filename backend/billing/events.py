@@ -1,13 +1,15 @@
 """Events of the billing context. Streams: `invoice` (one per invoice) and `payment` (one per
-payment the gateway captured, its id derived from the provider's payment id)."""
+payment the gateway captured, its id derived from the provider's payment id, or one taken at the
+desk)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, ClassVar
 from uuid import UUID
 
-from backend.kernel.events import DomainEvent, register
+from backend.kernel.events import DomainEvent, register, upcaster
 
 
 @register
@@ -103,7 +105,13 @@ class PaymentApplied(DomainEvent):
 @dataclass(frozen=True)
 class RefundIssued(DomainEvent):
     """Appended to both the payment and the invoice stream in one transaction, after the
-    gateway refunded. `gateway_reference` is the provider's id of the refund."""
+    gateway refunded. `gateway_reference` is the provider's id of the refund.
+
+    `returned_credit` is the part of `amount` that gave back the invoice's credit (money paid
+    beyond what it owed); the rest cancels that much of the charge. Decided on the invoice as
+    it stood, so the ledger can post it from the event alone (v2 added it)."""
+
+    schema_version: ClassVar[int] = 2
 
     refund_id: UUID
     payment_id: UUID
@@ -112,3 +120,49 @@ class RefundIssued(DomainEvent):
     currency: str
     reason: str
     gateway_reference: str
+    returned_credit: Decimal
+
+
+@upcaster("RefundIssued", 1)
+def _refund_issued_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Refunds recorded before v2 were journalled as cancelling the charge (debit refunds,
+    credit cash): read them so, and invoice and ledger keep agreeing on them."""
+    return {**data, "returned_credit": "0"}
+
+
+@register
+@dataclass(frozen=True)
+class CreditTransferredOut(DomainEvent):
+    """On the invoice whose credit (money held beyond what it owed) pays another invoice of the
+    same patient; `CreditTransferredIn` on that invoice in the same transaction."""
+
+    invoice_id: UUID
+    transfer_id: UUID
+    to_invoice_id: UUID
+    amount: Decimal
+    currency: str
+
+
+@register
+@dataclass(frozen=True)
+class CreditTransferredIn(DomainEvent):
+    """On the invoice paid by another invoice's credit (see CreditTransferredOut)."""
+
+    invoice_id: UUID
+    transfer_id: UUID
+    from_invoice_id: UUID
+    amount: Decimal
+    currency: str
+
+
+@register
+@dataclass(frozen=True)
+class InvoiceVoided(DomainEvent):
+    """An issued invoice cancelled by a credit note of `amount`: what it still charged (its
+    total less the charges refunds had cancelled). Money paid on it stays, as credit."""
+
+    invoice_id: UUID
+    credit_note_id: UUID
+    amount: Decimal
+    currency: str
+    reason: str

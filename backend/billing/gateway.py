@@ -80,8 +80,12 @@ class FakeGateway:
         return secret is not None and signature_matches(secret, body, header)
 
     async def refund(self, request: RefundRequest) -> str:
+        """Refunds once per refund id, as providers do per idempotency key; the same key with
+        other parameters is refused, as providers do."""
         if self.failing:
             msg = f"{request.provider} did not accept the refund"
             raise GatewayError(msg)
-        self.refunds.setdefault(request.refund_id, request)
+        if self.refunds.setdefault(request.refund_id, request) != request:
+            msg = f"{request.provider} refused: idempotency key reused with other parameters"
+            raise GatewayError(msg)
         return f"{request.provider}_re_{request.refund_id.hex}"

@@ -3,6 +3,13 @@
 A draft changes (lines, discount) until it is issued; issuing fixes its totals. Payments and
 refunds move `paid` and `refunded`; the status follows from those sums, so payments applied in
 any order lead to the same invoice.
+
+The balance is the invoice's receivable, exactly as the ledger (ledger.py) keeps it: what is
+owed once issued (nothing before), less the money it holds (`received`: paid less refunded, plus
+credit moved in from another invoice of the patient, less credit moved out to one).
+A refund first gives back the invoice's credit (money held beyond what it owed); the rest of it
+cancels that much of the charge: the patient no longer owes what was refunded to them. A void
+cancels what is still charged by a credit note; money held stays as credit.
 """
 
 from __future__ import annotations
@@ -14,23 +21,23 @@ from typing import Any
 from uuid import UUID
 
 from backend.billing.events import (
+    CreditTransferredIn,
+    CreditTransferredOut,
     DiscountApplied,
     InvoiceDrafted,
     InvoiceIssued,
     InvoiceLineAdded,
     InvoiceLineRemoved,
+    InvoiceVoided,
     PaymentApplied,
     RefundIssued,
 )
-from backend.billing.money import CENT, MAX_AMOUNT, ZERO, percent_of
+from backend.kernel import money
 from backend.kernel.aggregate import Aggregate, register_aggregate
+from backend.kernel.charges import MAX_LINES, NewLine, check_line
 from backend.kernel.errors import Conflict, DomainError, Invalid, NotFound
 from backend.kernel.events import DomainEvent
-
-MAX_QUANTITY = 10_000
-MAX_LINES = 200
-MAX_CODE = 50
-MAX_DESCRIPTION = 500
+from backend.kernel.money import MAX_AMOUNT, ZERO, percent_of
 
 
 class DiscountNeedsApproval(DomainError):
@@ -54,13 +61,12 @@ class Line:
 
 
 @dataclass(frozen=True)
-class NewLine:
-    """A line as asked for, before it has an id."""
+class CreditNote:
+    """What voided an issued invoice: the charge it cancelled (`amount`) and why."""
 
-    code: str
-    description: str
-    quantity: int
-    unit_price: Decimal
+    id: UUID
+    amount: Decimal
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -78,29 +84,65 @@ class Invoice:
     total: Decimal = ZERO
     paid: Decimal = ZERO
     refunded: Decimal = ZERO
+    returned_credit: Decimal = ZERO
+    """The part of `refunded` that gave back credit; the rest cancelled charges."""
     payment_ids: tuple[UUID, ...] = ()
+    credit_in: Decimal = ZERO
+    """Credit of the patient's other invoices applied to this one."""
+    credit_out: Decimal = ZERO
+    """Credit of this invoice applied to the patient's other invoices."""
+    credit_note: CreditNote | None = None
+
+    @property
+    def owed(self) -> Decimal:
+        """What the patient is charged: the issued total less the charges refunds and a credit
+        note cancelled (nothing while a draft: the ledger has no receivable for it yet)."""
+        if not self.issued:
+            return ZERO
+        credited = self.credit_note.amount if self.credit_note is not None else ZERO
+        return self.total - self.refunded_charges - credited
+
+    @property
+    def refunded_charges(self) -> Decimal:
+        return self.refunded - self.returned_credit
+
+    @property
+    def received(self) -> Decimal:
+        """The money the invoice holds: paid less refunded, plus credit moved in, less credit
+        moved out. No refund may take more than this."""
+        return self.paid - self.refunded + self.credit_in - self.credit_out
 
     @property
     def balance(self) -> Decimal:
-        """What is still owed; negative when more was paid than the total (a credit)."""
-        return self.total - (self.paid - self.refunded)
+        """What is still owed, the ledger's receivable; negative is a credit (money held for
+        the patient: an overpayment, a prepayment of a draft, what was paid on a void)."""
+        return self.owed - self.received
+
+    @property
+    def credit(self) -> Decimal:
+        return max(ZERO, -self.balance)
 
     @property
     def status(self) -> str:
-        net = self.paid - self.refunded
+        net = self.received
         if not self.issued:
             return "draft"
+        if self.credit_note is not None:
+            return "void"
         if self.refunded > 0 and net <= 0:
             return "refunded"
-        if net >= self.total:
+        if self.balance <= 0:
             return "paid"
         return "partially_paid" if net > 0 else "issued"
 
 
-def totals(lines: tuple[Line, ...], percent: Decimal) -> tuple[Decimal, Decimal, Decimal]:
-    """(subtotal, discount, total): the discount is rounded half up to the cent."""
-    subtotal = sum((line.amount for line in lines), ZERO)
-    discount = percent_of(subtotal, percent)
+def totals(
+    lines: tuple[Line, ...], percent: Decimal, currency: str
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(subtotal, discount, total) in the currency's places: the discount is rounded half up
+    to its minor unit."""
+    subtotal = sum((line.amount for line in lines), ZERO).quantize(money.unit(currency))
+    discount = percent_of(subtotal, percent, currency)
     return subtotal, discount, subtotal - discount
 
 
@@ -132,46 +174,76 @@ def evolve(state: Invoice, event: DomainEvent) -> Invoice:
                 payment_ids=(*state.payment_ids, event.payment_id),
             )
         case RefundIssued():
-            return dataclasses.replace(state, refunded=state.refunded + event.amount)
+            return dataclasses.replace(
+                state,
+                refunded=state.refunded + event.amount,
+                returned_credit=state.returned_credit + event.returned_credit,
+            )
+        case CreditTransferredOut():
+            return dataclasses.replace(state, credit_out=state.credit_out + event.amount)
+        case CreditTransferredIn():
+            return dataclasses.replace(state, credit_in=state.credit_in + event.amount)
+        case InvoiceVoided():
+            note = CreditNote(event.credit_note_id, event.amount, event.reason)
+            return dataclasses.replace(state, credit_note=note)
     return state
 
 
 def _repriced(state: Invoice, **changes: Any) -> Invoice:
     """A draft with changed lines or discount and its running totals."""
     changed = dataclasses.replace(state, **changes)
-    subtotal, discount, total = totals(changed.lines, changed.discount_percent)
+    subtotal, discount, total = totals(changed.lines, changed.discount_percent, changed.currency)
     return dataclasses.replace(changed, subtotal=subtotal, discount=discount, total=total)
 
 
 def view(state: Invoice) -> dict[str, Any]:
+    def show(amount: Decimal) -> str:
+        return money.show(amount, state.currency)
+
     return {
         "id": state.id,
         "patient_id": state.patient_id,
         "visit_id": state.visit_id,
         "currency": state.currency,
         "status": state.status,
-        "lines": [line_view(x) for x in state.lines],
+        "lines": [line_view(x, state.currency) for x in state.lines],
         "discount_percent": str(state.discount_percent),
         "discount_reason": state.discount_reason,
-        "subtotal": str(state.subtotal),
-        "discount": str(state.discount),
-        "total": str(state.total),
-        "paid": str(state.paid),
-        "refunded": str(state.refunded),
-        "balance": str(state.balance),
-        "credit": str(max(ZERO, -state.balance)),
+        "subtotal": show(state.subtotal),
+        "discount": show(state.discount),
+        "total": show(state.total),
+        "paid": show(state.paid),
+        "refunded": show(state.refunded),
+        "returned_credit": show(state.returned_credit),
+        "refunded_charges": show(state.refunded_charges),
+        "balance": show(state.balance),
+        "credit": show(state.credit),
         "payment_ids": list(state.payment_ids),
+        "received": show(state.received),
+        "credit_in": show(state.credit_in),
+        "credit_out": show(state.credit_out),
+        "credit_note": None if state.credit_note is None else credit_note_view(state),
     }
 
 
-def line_view(line: Line) -> dict[str, Any]:
+def credit_note_view(state: Invoice) -> dict[str, Any]:
+    assert state.credit_note is not None
+    note = state.credit_note
+    return {
+        "credit_note_id": note.id,
+        "amount": money.show(note.amount, state.currency),
+        "reason": note.reason,
+    }
+
+
+def line_view(line: Line, currency: str) -> dict[str, Any]:
     return {
         "line_id": line.id,
         "code": line.code,
         "description": line.description,
         "quantity": line.quantity,
-        "unit_price": str(line.unit_price),
-        "amount": str(line.amount),
+        "unit_price": money.show(line.unit_price, currency),
+        "amount": money.show(line.amount, currency),
     }
 
 
@@ -182,20 +254,30 @@ def draft(
     visit_id: UUID | None,
     currency: str,
     lines: list[tuple[UUID, NewLine]],
+    cap: Decimal = MAX_AMOUNT,
 ) -> list[DomainEvent]:
+    """`cap`: the tenant's largest invoice total (its policy's invoice_max_total)."""
     if state.id is not None:
         raise Conflict("INVOICE_EXISTS", "the invoice already exists")
     if len(lines) > MAX_LINES:
         raise Invalid("lines", f"at most {MAX_LINES} lines")
     drafted = InvoiceDrafted(invoice_id, patient_id, visit_id, currency)
-    return [drafted, *(_line_added(invoice_id, line_id, new) for line_id, new in lines)]
+    added = [
+        _nth_line(i, invoice_id, line_id, new, currency) for i, (line_id, new) in enumerate(lines)
+    ]
+    _within_cap(sum((x.unit_price * x.quantity for x in added), ZERO), cap, "lines")
+    return [drafted, *added]
 
 
-def add_line(state: Invoice, line_id: UUID, new: NewLine) -> list[DomainEvent]:
+def add_line(
+    state: Invoice, line_id: UUID, new: NewLine, cap: Decimal = MAX_AMOUNT
+) -> list[DomainEvent]:
     _draft(state)
     if len(state.lines) >= MAX_LINES:
         raise Invalid("lines", f"at most {MAX_LINES} lines")
-    return [_line_added(_id(state), line_id, new)]
+    added = _line_added(_id(state), line_id, new, state.currency)
+    _within_cap(state.subtotal + added.unit_price * added.quantity, cap, "unit_price")
+    return [added]
 
 
 def remove_line(state: Invoice, line_id: UUID) -> list[DomainEvent]:
@@ -220,36 +302,44 @@ def apply_discount(
     return [DiscountApplied(_id(state), percent, reason.strip())]
 
 
-def issue(state: Invoice) -> list[DomainEvent]:
+def issue(state: Invoice, cap: Decimal = MAX_AMOUNT) -> list[DomainEvent]:
+    """A draft over the cap (lowered since its lines were added) is not issued."""
     _draft(state)
     if not state.lines:
         raise Conflict("INVOICE_EMPTY", "an invoice without lines cannot be issued")
-    subtotal, discount, total = totals(state.lines, state.discount_percent)
+    subtotal, discount, total = totals(state.lines, state.discount_percent, state.currency)
+    if total > cap:
+        msg = f"the total {total} is above the tenant's invoice_max_total {cap}"
+        raise Conflict("INVOICE_OVER_CAP", msg)
     return [InvoiceIssued(_id(state), state.currency, subtotal, discount, total)]
 
 
-def _line_added(invoice_id: UUID, line_id: UUID, new: NewLine) -> InvoiceLineAdded:
-    check_line(new)
+def _within_cap(subtotal: Decimal, cap: Decimal, field: str) -> None:
+    if subtotal > cap:
+        msg = f"the invoice's subtotal would be {subtotal}, above invoice_max_total {cap}"
+        raise Invalid(field, msg)
+
+
+def _nth_line(
+    index: int, invoice_id: UUID, line_id: UUID, new: NewLine, currency: str
+) -> InvoiceLineAdded:
+    """The request's `index`th line, a fault named as its field in the request."""
+    try:
+        return _line_added(invoice_id, line_id, new, currency)
+    except Invalid as e:
+        raise Invalid(f"lines.{index}.{e.field}", e.message) from None
+
+
+def _line_added(invoice_id: UUID, line_id: UUID, new: NewLine, currency: str) -> InvoiceLineAdded:
+    check_line(new, currency)
     return InvoiceLineAdded(
         invoice_id,
         line_id,
         new.code.strip(),
         new.description.strip(),
         new.quantity,
-        new.unit_price.quantize(CENT),
+        new.unit_price.quantize(money.unit(currency)),
     )
-
-
-def check_line(new: NewLine) -> None:
-    """Raises Invalid naming the line's field at fault."""
-    if not 1 <= len(new.code.strip()) <= MAX_CODE:
-        raise Invalid("code", f"1 to {MAX_CODE} characters, not blank")
-    if not 1 <= len(new.description.strip()) <= MAX_DESCRIPTION:
-        raise Invalid("description", f"1 to {MAX_DESCRIPTION} characters, not blank")
-    if not 1 <= new.quantity <= MAX_QUANTITY:
-        raise Invalid("quantity", f"a whole number from 1 to {MAX_QUANTITY}")
-    if not ZERO <= new.unit_price <= MAX_AMOUNT or new.unit_price != new.unit_price.quantize(CENT):
-        raise Invalid("unit_price", f"from 0.00 to {MAX_AMOUNT} with at most 2 decimal places")
 
 
 def _draft(state: Invoice) -> None:
@@ -264,4 +354,4 @@ def _id(state: Invoice) -> UUID:
     return state.id
 
 
-INVOICE = register_aggregate(Aggregate("invoice", Invoice, evolve, view))
+INVOICE = register_aggregate(Aggregate("invoice", Invoice, evolve, view, snapshot_version=3))

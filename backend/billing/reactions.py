@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from backend.billing import service
-from backend.encounters.events import VisitSignedOff
 from backend.eventstore import RecordedEvent
 from backend.kernel.events import revive
 from backend.reactions.framework import Commands, reaction
+from backend.visits.events import VisitSignedOff
 
 
 @reaction("visit-invoice", VisitSignedOff)

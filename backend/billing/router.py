@@ -1,4 +1,5 @@
-"""HTTP routes of billing commands: invoices, their lines, discount, issue, refunds."""
+"""HTTP routes of billing commands: invoices, their lines, discount, issue, refunds, payments
+taken at the desk, credit applied to another invoice, void."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
-from backend.api.types import Text
+from backend.api.types import Text, Whole
 from backend.auth.principal import Principal, Role
 from backend.billing import service
-from backend.billing.model import MAX_CODE, MAX_DESCRIPTION, MAX_LINES, MAX_QUANTITY, NewLine
+from backend.billing.desk import Method
+from backend.billing.payment import refund_id_for
 from backend.billing.schemas import Amount, Percent, PositiveAmount
+from backend.kernel.charges import MAX_CODE, MAX_DESCRIPTION, MAX_LINES, MAX_QUANTITY, NewLine
 
 router = APIRouter(prefix="/v1/invoices", tags=["billing"])
 Billing = Annotated[
@@ -28,7 +31,7 @@ class InvoiceLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: Text = Field(min_length=1, max_length=MAX_CODE)
     description: Text = Field(min_length=1, max_length=MAX_DESCRIPTION)
-    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
+    quantity: Whole = Field(ge=1, le=MAX_QUANTITY)
     unit_price: Amount
 
     def new_line(self) -> NewLine:
@@ -52,6 +55,23 @@ class NewRefund(BaseModel):
     model_config = ConfigDict(extra="forbid")
     payment_id: UUID = Field(description="our payment id (the webhook's `id`)")
     amount: PositiveAmount
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+class DeskPayment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Method
+    amount: PositiveAmount = Field(description="in the invoice's currency")
+
+
+class CreditTransfer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_invoice_id: UUID = Field(description="another issued invoice of the same patient")
+    amount: PositiveAmount
+
+
+class Void(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     reason: Text = Field(min_length=1, max_length=500)
 
 
@@ -117,13 +137,56 @@ async def refund(
     invoice_id: UUID, body: NewRefund, request: Request, principal: Refunding
 ) -> Response:
     gateway = request.app.state.gateway
-    refund_id = uuid4()
+    tenant_id = tenant_of(principal)
+    key = request.headers.get("idempotency-key")
+    refund_id = uuid4() if key is None else refund_id_for(tenant_id, principal.actor, key)
     return await execute(
         request,
         principal,
-        tenant_of(principal),
+        tenant_id,
         lambda s: service.refund(
             s, gateway, invoice_id, refund_id, body.payment_id, body.amount, body.reason
         ),
         status_code=201,
+    )
+
+
+@router.post("/{invoice_id}/payments", status_code=201)
+async def take_at_desk(
+    invoice_id: UUID, body: DeskPayment, request: Request, principal: Billing
+) -> Response:
+    """Money taken at the desk; answers with the payment (its `id` is what a refund names)."""
+    desk_id = uuid4()
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.take_at_desk(s, invoice_id, body.method, desk_id, body.amount),
+        status_code=201,
+    )
+
+
+@router.post("/{invoice_id}/credit-transfers")
+async def transfer_credit(
+    invoice_id: UUID, body: CreditTransfer, request: Request, principal: Billing
+) -> Response:
+    """This invoice's credit applied to another invoice of the patient; answers with this one."""
+    transfer_id = uuid4()
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.transfer_credit(
+            s, invoice_id, body.to_invoice_id, transfer_id, body.amount
+        ),
+    )
+
+
+@router.post("/{invoice_id}/void")
+async def void(invoice_id: UUID, body: Void, request: Request, principal: Refunding) -> Response:
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.void(s, invoice_id, body.reason),
     )

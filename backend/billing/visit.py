@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from backend.billing.model import NewLine, check_line
-from backend.billing.money import parse_amount
+from backend.kernel.charges import NewLine, check_line
 from backend.kernel.errors import Invalid
+from backend.kernel.money import parse_amount
 
 
 def visit_invoice_id(visit_id: UUID) -> UUID:

@@ -9,7 +9,7 @@ route names a tenant.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -29,11 +29,17 @@ from backend.billing.gateway import PaymentGateway
 from backend.billing.payment import Capture
 from backend.billing.schemas import PositiveAmount
 from backend.handling import run_command
-from backend.kernel.errors import NotFound
+from backend.kernel import money
+from backend.kernel.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1/payments", tags=["billing"])
 CAPTURED = "payment.captured"
-REFUSAL_FIELDS = {"CURRENCY_MISMATCH": "currency", "UNKNOWN_INVOICE": "invoice_id"}
+REFUSAL_FIELDS = {
+    "CURRENCY_MISMATCH": "currency",
+    "UNKNOWN_INVOICE": "invoice_id",
+    "INVOICE_VOID": "invoice_id",
+    "PAYMENT_CLAIMED_ELSEWHERE": "payment_id",
+}
 
 
 class GatewayNotice(BaseModel):
@@ -44,6 +50,19 @@ class GatewayNotice(BaseModel):
     amount: PositiveAmount
     currency: Text = Field(pattern=r"^[A-Z]{3}$")
     occurred_at: Instant
+
+
+def _amount(notice: GatewayNotice) -> Decimal:
+    """The captured amount in its currency's places (ISO 4217); nothing is recorded for a
+    currency that is not one, or an amount with more places than it has."""
+    try:
+        money.minor_units(notice.currency)
+    except ValueError as e:
+        raise Invalid("currency", str(e)) from None
+    try:
+        return money.in_currency(notice.amount, notice.currency, positive=True)
+    except ValueError as e:
+        raise Invalid("amount", str(e)) from None
 
 
 @router.post("/webhook/{provider}", openapi_extra={"security": []})
@@ -67,16 +86,15 @@ async def payment_webhook(
     principal = Principal(f"gateway:{provider}", notice.tenant_id, frozenset())
     request.state.principal = principal  # the request log names the tenant and the gateway
     capture = Capture(
-        provider, notice.payment_id, notice.invoice_id, notice.amount, notice.currency
+        provider, notice.payment_id, notice.invoice_id, _amount(notice), notice.currency
     )
-    captured_at = min(notice.occurred_at, dt.datetime.now(dt.UTC))
     # No If-Match here: concurrent deliveries must retry into the duplicate path, not fail.
     ctx = dataclasses.replace(context_for(request, principal), if_match=None)
     result = await run_command(
         request.app.state.store,
         ctx,
         notice.tenant_id,
-        lambda s: service.capture_payment(s, capture, captured_at),
+        lambda s: service.capture_payment(s, capture, notice.occurred_at),
     )
     code = result.view["refusal_code"]
     if code is not None:

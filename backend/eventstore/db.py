@@ -9,6 +9,16 @@ import orjson
 
 from backend.kernel.jsonable import json_default
 
+TRANSIENT = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InternalClientError,
+)
+"""Failures of the connection rather than of a statement (a dropped or terminated connection,
+one whose protocol state a cancelled query left broken): a background runner logs them and
+tries again on a fresh connection instead of ending its task."""
+
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=json_default).decode()
@@ -38,4 +48,34 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
 async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
     await _init_connection(conn)
+    return conn
+
+
+def _jsonb_to_binary(value: Any) -> bytes:
+    return b"\x01" + orjson.dumps(value, default=json_default)  # jsonb's binary format: v1 + text
+
+
+def _jsonb_from_binary(data: bytes) -> Any:
+    return orjson.loads(data[1:])
+
+
+async def connect_for_copy(dsn: str) -> asyncpg.Connection:
+    """A connection that can COPY rows holding json and jsonb values: COPY through asyncpg
+    (`copy_records_to_table`) encodes every value in PostgreSQL's binary format, which the text
+    codecs of `connect` do not offer. Values are the same: orjson, the same defaults."""
+    conn = await asyncpg.connect(dsn)
+    await conn.set_type_codec(
+        "json",
+        encoder=lambda value: orjson.dumps(value, default=json_default),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+        format="binary",
+    )
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=_jsonb_to_binary,
+        decoder=_jsonb_from_binary,
+        schema="pg_catalog",
+        format="binary",
+    )
     return conn

@@ -130,3 +130,15 @@ async def forget_snapshots(conn: asyncpg.Connection, stream_type: str, stream_id
     await conn.execute(
         "DELETE FROM snapshots WHERE stream_type = $1 AND stream_id = $2", stream_type, stream_id
     )
+
+
+async def forget_snapshots_about(
+    conn: asyncpg.Connection, stream_types: tuple[str, ...], patient_id: UUID
+) -> None:
+    """Drop the snapshots of the streams of these types about a patient (their visits and
+    admissions): the states hold values sealed in their events in the clear."""
+    await conn.execute(
+        "DELETE FROM snapshots WHERE stream_type = ANY($1::text[]) AND state->>'patient_id' = $2",
+        list(stream_types),
+        str(patient_id),
+    )

@@ -16,6 +16,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from backend.eventstore import marks
+from backend.eventstore.signal import AppendSignal
 from backend.eventstore.snapshots import SnapshotPolicy
 from backend.eventstore.types import (
     ANY,
@@ -27,7 +29,7 @@ from backend.eventstore.types import (
     WrongExpectedVersion,
 )
 
-_APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+_APPEND = "SELECT * FROM append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 _COLUMNS = (
     "position, event_id, tenant_id, stream_type, stream_id, version, event_type, "
     "schema_version, data, metadata, occurred_at, recorded_at, tx_id::text::bigint AS tx_id"
@@ -41,13 +43,23 @@ class EventStore:
     def __init__(self, pool: asyncpg.Pool, snapshots: SnapshotPolicy | None = None) -> None:
         self._pool = pool
         self.snapshots = snapshots or SnapshotPolicy()
+        self.appended = AppendSignal()
+        """Notified after every committed append made through this store."""
+        self._appending: set[asyncpg.Connection] = set()
 
     @asynccontextmanager
     async def transaction(self, tenant_id: UUID) -> AsyncIterator[asyncpg.Connection]:
-        """A transaction in which only `tenant_id`'s rows exist."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_SET_TENANT, str(tenant_id))
-            yield conn
+        """A transaction in which only `tenant_id`'s rows exist. If it appends and commits, the
+        store's followers in this process are woken."""
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await conn.execute(_SET_TENANT, str(tenant_id))
+                    yield conn
+                if conn in self._appending:
+                    self.appended.notify()
+            finally:
+                self._appending.discard(conn)
 
     async def append(
         self,
@@ -79,6 +91,10 @@ class EventStore:
                 if conflict is not None:
                     raise conflict from e
                 raise
+            if conn is None:
+                self.appended.notify()
+            else:
+                self._appending.add(conn)
             return _result(
                 appends, [(r["o_stream_id"], r["o_version"], r["o_position"]) for r in rows]
             )
@@ -148,6 +164,37 @@ class EventStore:
         )
         return [_recorded(r) for r in rows]
 
+    async def stream_version(
+        self,
+        conn: asyncpg.Connection,
+        stream_type: str,
+        stream_id: UUID,
+        *,
+        recorded_by: dt.datetime | None = None,
+    ) -> int:
+        """The stream's version (0: no such stream), as recorded by then if given."""
+        version: int = await conn.fetchval(
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream_type = $1"
+            " AND stream_id = $2 AND ($3::timestamptz IS NULL OR recorded_at <= $3)",
+            stream_type,
+            stream_id,
+            recorded_by,
+        )
+        return version
+
+    async def stream_ids(
+        self, conn: asyncpg.Connection, stream_type: str, *, recorded_by: dt.datetime | None = None
+    ) -> list[UUID]:
+        """The tenant's streams of `stream_type` (begun by then, if given), for the few types
+        whose streams are few (a hospital's wards). `conn` is a tenant transaction."""
+        rows = await conn.fetch(
+            "SELECT stream_id FROM events WHERE stream_type = $1 AND version = 1"
+            " AND ($2::timestamptz IS NULL OR recorded_at <= $2)",
+            stream_type,
+            recorded_by,
+        )
+        return [r["stream_id"] for r in rows]
+
 
 class GlobalReader:
     """Reads every tenant's events in the gap-safe global order (tx_id, position).
@@ -173,6 +220,61 @@ class GlobalReader:
         )
         return [_recorded(r) for r in rows]
 
+    async def horizon(self) -> int:
+        """The event horizon now (a transaction id): every transaction below it that could
+        write events has ended, so the events below it form a closed set that a later statement
+        (a fresh snapshot) sees whole, and that can be read in as many statements as one likes.
+        `read_after` takes it anew for every batch; a rebuild takes it once per pass."""
+        horizon: int = await self._pool.fetchval("SELECT event_horizon()::text::bigint")
+        return horizon
+
+
+async def read_between(
+    conn: asyncpg.Connection, after: GlobalCheckpoint, up_to: GlobalCheckpoint
+) -> list[RecordedEvent]:
+    """Every event in the global order after `after` and up to `up_to` inclusive, for a reader
+    that knows them settled: `up_to` is a checkpoint some reader reached (so everything up to it
+    had committed) and `conn` sees that checkpoint. A role reading every tenant's events."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events"
+        " WHERE (tx_id, position) > ($1::text::xid8, $2)"
+        " AND (tx_id, position) <= ($3::text::xid8, $4) ORDER BY tx_id, position",
+        str(after.tx_id),
+        after.position,
+        str(up_to.tx_id),
+        up_to.position,
+    )
+    return [_recorded(r) for r in rows]
+
+
+async def read_tenant_after(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: UUID,
+    after: GlobalCheckpoint,
+    horizon: int,
+    limit: int,
+    event_types: Sequence[str] | None = None,
+) -> list[RecordedEvent]:
+    """One tenant's events after `after` in the gap-safe global order, of transactions below
+    `horizon` (GlobalReader.horizon), optionally of `event_types` only. The statement runs
+    after the horizon was taken: every transaction below it has ended by then, so the rows
+    returned are final and nothing can commit behind them. `conn`: a tenant transaction (the
+    feed), or a role reading every tenant's events (the webhook dispatcher); the index
+    `events_by_tenant` (migration 0033) serves it."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM events WHERE tenant_id = $1"
+        " AND (tx_id, position) > ($2::text::xid8, $3) AND tx_id < $4::text::xid8"
+        " AND ($5::text[] IS NULL OR event_type = ANY($5::text[]))"
+        " ORDER BY tx_id, position LIMIT $6",
+        tenant_id,
+        str(after.tx_id),
+        after.position,
+        str(horizon),
+        None if event_types is None else list(event_types),
+        limit,
+    )
+    return [_recorded(r) for r in rows]
+
 
 def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
     stream_index: list[int] = []
@@ -183,6 +285,7 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
     data: list[str] = []
     meta: list[str] = []
     occurred: list[dt.datetime] = []
+    writer_marks: list[bytes] = []
     for i, a in enumerate(appends, start=1):
         for offset, e in enumerate(a.events, start=1):
             stream_index.append(i)
@@ -193,6 +296,18 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
             data.append(orjson.dumps(e.data).decode())
             meta.append(orjson.dumps(e.metadata).decode())
             occurred.append(e.occurred_at)
+            body = marks.canonical_body(
+                e.event_id,
+                tenant_id,
+                a.stream_type,
+                a.stream_id,
+                e.event_type,
+                e.schema_version,
+                e.data,
+                e.metadata,
+                e.occurred_at,
+            )
+            writer_marks.append(marks.mark(body))
     return [
         tenant_id,
         [a.stream_type for a in appends],
@@ -206,6 +321,7 @@ def _append_args(tenant_id: UUID, appends: Sequence[StreamAppend]) -> list[Any]:
         data,
         meta,
         occurred,
+        writer_marks,
     ]
 
 

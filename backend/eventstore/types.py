@@ -48,6 +48,9 @@ class RecordedEvent:
     occurred_at: dt.datetime
     recorded_at: dt.datetime
     tx_id: int
+    unreadable: bool = False
+    """Its sealed personal fields could not be opened although their key was not erased: the
+    ciphertext or the key was altered (backend/privacy/sealing.py). They read as "[unreadable]"."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,10 @@ class AppendResult:
         return next(s.version for s in self.streams if s.stream_id == stream_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class GlobalCheckpoint:
-    """A place in the gap-safe global order, which is (transaction id, position)."""
+    """A place in the gap-safe global order, which is (transaction id, position); places
+    compare in that order."""
 
     tx_id: int = 0
     position: int = 0

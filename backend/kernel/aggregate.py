@@ -24,8 +24,9 @@ class Aggregate(Generic[S]):
     snapshot_version: int = 1
     """Bump when the state's shape or `evolve` changes: older snapshots are then ignored."""
 
-    def fold(self, events: Iterable[DomainEvent]) -> S:
-        state = self.initial()
+    def fold(self, events: Iterable[DomainEvent], start: S | None = None) -> S:
+        """`events` folded into `start` (the initial state if None)."""
+        state = self.initial() if start is None else start
         for event in events:
             state = self.evolve(state, event)
         return state

@@ -1,18 +1,22 @@
 """The dispatcher: sends due notifications through their channel, across every tenant.
 
 It finds due notifications in rm_notifications (read through the projector role, which sees
-every tenant) and acts on each in three steps, each a command on the tenant's own stream:
-record the attempt (with a lease), call the channel with the idempotency key
+every tenant) and acts on each in four steps, each a command on the tenant's own stream:
+record the attempt (with a lease; or, if the message no longer holds or quiet hours are on,
+what happens instead), look once more right before sending (withdrawn meanwhile? its
+appointment ended, its patient died?), call the channel with the idempotency key
 `<notification id>:<attempt>`, record the outcome. A crash between the call and the record
 leaves the attempt in flight; once its lease runs out a dispatcher sends that same attempt again
 with the same key, which the provider deduplicates, and records it. The read model is only a
 hint of what is due: each step decides on the stream itself.
+
+A withdrawal can still land while the channel is being called; the message may then be out,
+and if the call succeeds it is recorded as sent (model.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -21,12 +25,14 @@ from uuid import UUID, uuid4
 import asyncpg
 import structlog
 
+from backend import observability
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore
 from backend.handling import Handler, RequestContext, run_command
 from backend.notifications import service
 from backend.notifications.channels import Channel, Message
-from backend.notifications.model import RetryPolicy
+from backend.notifications.model import NOTIFICATION, Notification, RetryPolicy
+from backend.polling import Poller
 
 log = structlog.get_logger("caretrail.notifications")
 T = TypeVar("T")
@@ -55,11 +61,9 @@ class Dispatcher:
         self.channels = channels
         self.retry = retry or RetryPolicy()
         self.lease = lease
-        self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.clock = clock
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.poller = Poller("notification-dispatcher", self.dispatch_due, poll_seconds)
 
     async def dispatch_due(self) -> int:
         """Act on every notification due now; how many were looked at."""
@@ -74,18 +78,40 @@ class Dispatcher:
         return len(rows)
 
     async def dispatch(self, tenant_id: UUID, nid: UUID) -> None:
-        claimed = await self._run(
-            tenant_id, nid, lambda s: service.start_attempt(s, nid, self.lease)
+        """In a span of the trace that queued the notification (the reaction's command)."""
+        queued_in = await self.pool.fetchval(
+            "SELECT metadata->>'traceparent' FROM events"
+            " WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3 AND version = 1",
+            tenant_id,
+            NOTIFICATION.stream_type,
+            nid,
         )
-        if claimed is None:
+        with observability.TRACER.start_as_current_span(
+            "notification dispatch",
+            context=observability.context_of(queued_in),
+            attributes={"caretrail.tenant_id": str(tenant_id), "caretrail.stream_id": str(nid)},
+        ):
+            claimed = await self.claim(tenant_id, nid)
+            if claimed is not None:
+                await self.deliver(tenant_id, claimed)
+
+    async def claim(self, tenant_id: UUID, nid: UUID) -> Notification | None:
+        """Record the next attempt of a due notification (None: nothing to send now)."""
+        return await self._run(tenant_id, nid, lambda s: service.start_attempt(s, nid, self.lease))
+
+    async def deliver(self, tenant_id: UUID, claimed: Notification) -> None:
+        """Send a claimed attempt, unless it stopped holding since it was claimed."""
+        assert claimed.id is not None
+        nid, attempt = claimed.id, claimed.attempts
+        if not await self._run(tenant_id, nid, lambda s: service.still_to_send(s, nid, attempt)):
             return
         # Claimed means reachable: no contact escalates when queued, erased when claimed.
         assert claimed.channel is not None and claimed.address is not None
-        attempt = claimed.attempts
         message = Message(claimed.channel, claimed.address, claimed.body)
         try:
             provider_id = await self.channels[claimed.channel].send(message, f"{nid}:{attempt}")
         except Exception as e:  # whatever the provider call raised is this attempt's failure
+            observability.NOTIFICATIONS.labels(claimed.channel, "failed").inc()
             error = f"{type(e).__name__}: {e}"
             log.warning("notification_attempt_failed", notification=str(nid), error=error)
             await self._run(
@@ -94,27 +120,20 @@ class Dispatcher:
                 lambda s: service.record_failure(s, nid, attempt, error, self.retry),
             )
             return
+        observability.NOTIFICATIONS.labels(claimed.channel, "sent").inc()
         await self._run(tenant_id, nid, lambda s: service.record_sent(s, nid, attempt, provider_id))
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.dispatch_due()
-            except Exception:  # a background loop outlives any one failure; it is logged
-                log.exception("dispatch_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        await self.poller.run(stop)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.run(self._stop))
+        await self.poller.start()
 
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self.poller.running()
 
     async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self.poller.stop()
 
     async def _run(self, tenant_id: UUID, nid: UUID, handler: Handler[T]) -> T:
         ctx = RequestContext(

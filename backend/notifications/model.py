@@ -5,6 +5,12 @@ Sending is at least once towards the provider but never twice in effect: an atte
 (with a lease) before the channel is called, and the channel is called with the idempotency key
 `<notification id>:<attempt>`; a sender that crashed before recording the outcome is replaced,
 once its lease ran out, by one that sends the same attempt again with the same key.
+
+A message is sent only if it still holds when it comes due (circumstances.py): otherwise it is
+withdrawn, escalated (an erased recipient) or deferred past the tenant's quiet hours. A
+withdrawal may land while an attempt is in flight; the channel may then already have the
+message, so a later `NotificationSent` for that attempt is still recorded: the status becomes
+`sent` and `withdrawal_reason` shows that it went out too late to be stopped.
 """
 
 from __future__ import annotations
@@ -18,16 +24,24 @@ from uuid import UUID
 
 from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.events import DomainEvent
+from backend.notifications.circumstances import (
+    Circumstances,
+    quiet_hours_reason,
+    reason_to_withdraw,
+)
 from backend.notifications.events import (
     NotificationAttemptFailed,
     NotificationAttemptStarted,
+    NotificationDeferred,
     NotificationEscalated,
     NotificationQueued,
     NotificationSent,
+    NotificationWithdrawn,
 )
 
 NO_CONTACT = "no contact"
 RECIPIENT_ERASED = "recipient erased"
+PENDING = frozenset({"queued", "failed", "sending"})
 _NAMESPACE = uuid.UUID("0d6c7e0a-51c4-4c2e-8f7e-2b9f4f1f6a10")
 
 
@@ -54,6 +68,9 @@ class Notification:
     last_error: str | None = None
     provider_message_id: str | None = None
     escalation_reason: str | None = None
+    appointment_id: UUID | None = None
+    withdrawal_reason: str | None = None
+    withdrawn_during_attempt: int | None = None
 
     @property
     def due_at(self) -> dt.datetime | None:
@@ -112,6 +129,7 @@ def queue(
     body: str,
     send_after: dt.datetime,
     source_event_id: UUID,
+    appointment_id: UUID | None,
 ) -> list[DomainEvent]:
     """Nothing if it is already queued (the source event was delivered again)."""
     if state.id is not None:
@@ -125,27 +143,66 @@ def queue(
         body,
         send_after,
         source_event_id,
+        appointment_id,
     )
     if contact.channel is None:
         return [queued, NotificationEscalated(nid, NO_CONTACT)]
     return [queued]
 
 
-def start_attempt(state: Notification, now: dt.datetime, lease: dt.timedelta) -> list[DomainEvent]:
+def start_attempt(
+    state: Notification, now: dt.datetime, lease: dt.timedelta, circumstances: Circumstances
+) -> list[DomainEvent]:
     """The next attempt if one is due; the same attempt again if its sender's lease ran out.
-    A message whose recipient was erased after it was queued (its address reads as redacted)
-    cannot be sent: it goes to the front desk at once instead of failing three times."""
+    Instead: escalated or withdrawn if it no longer holds, deferred to the end of the quiet
+    hours `now` falls in (a new attempt only: a lease taken over repeats an attempt begun
+    outside them), or withdrawn if a reminder would then come after its appointment's start."""
     due = state.due_at
     if state.id is None or due is None or due > now:
         return []
-    if state.address is None:
-        return [NotificationEscalated(state.id, RECIPIENT_ERASED)]
+    instead = instead_of_sending(state, now, circumstances)
+    if instead:
+        return instead
+    if state.status != "sending":
+        until = circumstances.quiet_hours.end_after(now)
+        if until > now:
+            reason = quiet_hours_reason(circumstances, until)
+            if reason is not None:
+                return withdraw(state, reason)
+            return [NotificationDeferred(state.id, until)]
     attempt = state.attempts if state.status == "sending" else state.attempts + 1
     return [NotificationAttemptStarted(state.id, attempt, now + lease)]
 
 
+def instead_of_sending(
+    state: Notification, now: dt.datetime, circumstances: Circumstances
+) -> list[DomainEvent]:
+    """What to record instead of sending (nothing if the message still holds). A recipient
+    erased since it was queued cannot be written to: the front desk gets it at once."""
+    assert state.id is not None
+    if circumstances.patient == "erased":
+        return [NotificationEscalated(state.id, RECIPIENT_ERASED)]
+    reason = reason_to_withdraw(circumstances, now)
+    return [] if reason is None else withdraw(state, reason)
+
+
+def withdraw(state: Notification, reason: str) -> list[DomainEvent]:
+    """Nothing once the message is no longer pending (sent, escalated, withdrawn)."""
+    if state.id is None or state.status not in PENDING:
+        return []
+    in_flight = state.attempts if state.status == "sending" else None
+    return [NotificationWithdrawn(state.id, reason, in_flight)]
+
+
+def in_flight(state: Notification, attempt: int) -> bool:
+    """Whether `attempt` is still the one to send: not withdrawn, taken over or recorded."""
+    return state.status == "sending" and state.attempts == attempt
+
+
 def record_sent(state: Notification, attempt: int, provider_message_id: str) -> list[DomainEvent]:
-    if not _in_flight(state, attempt):
+    """Also after a withdrawal that came while this attempt was in flight: it went out."""
+    withdrawn_too_late = state.status == "withdrawn" and state.withdrawn_during_attempt == attempt
+    if not (in_flight(state, attempt) or withdrawn_too_late):
         return []  # recorded already, by this sender before a retry or by its replacement
     assert state.id is not None
     return [NotificationSent(state.id, attempt, provider_message_id)]
@@ -154,8 +211,8 @@ def record_sent(state: Notification, attempt: int, provider_message_id: str) -> 
 def record_failure(
     state: Notification, attempt: int, error: str, now: dt.datetime, retry: RetryPolicy
 ) -> list[DomainEvent]:
-    if not _in_flight(state, attempt):
-        return []
+    if not in_flight(state, attempt):
+        return []  # recorded already, or withdrawn meanwhile (nothing went out: it stays so)
     assert state.id is not None
     next_at = retry.next_attempt_at(attempt, now)
     failed = NotificationAttemptFailed(state.id, attempt, error, next_at)
@@ -163,10 +220,6 @@ def record_failure(
         reason = f"{attempt} failed attempts; last error: {error}"
         return [failed, NotificationEscalated(state.id, reason)]
     return [failed]
-
-
-def _in_flight(state: Notification, attempt: int) -> bool:
-    return state.status == "sending" and state.attempts == attempt
 
 
 def evolve(state: Notification, event: DomainEvent) -> Notification:
@@ -183,6 +236,7 @@ def evolve(state: Notification, event: DomainEvent) -> Notification:
                 event.send_after,
                 event.source_event_id,
                 "queued",
+                appointment_id=event.appointment_id,
             )
         case NotificationAttemptStarted():
             return replace(
@@ -205,6 +259,19 @@ def evolve(state: Notification, event: DomainEvent) -> Notification:
             )
         case NotificationEscalated():
             return replace(state, status="escalated", escalation_reason=event.reason)
+        case NotificationDeferred() if state.status == "failed":
+            return replace(state, next_attempt_at=event.until)
+        case NotificationDeferred():
+            return replace(state, send_after=event.until)
+        case NotificationWithdrawn():
+            return replace(
+                state,
+                status="withdrawn",
+                withdrawal_reason=event.reason,
+                withdrawn_during_attempt=event.attempt_in_flight,
+                lease_until=None,
+                next_attempt_at=None,
+            )
     return state
 
 
@@ -212,4 +279,6 @@ def view(state: Notification) -> dict[str, Any]:
     return {**dataclasses.asdict(state), "due_at": state.due_at}
 
 
-NOTIFICATION = register_aggregate(Aggregate("notification", Notification, evolve, view))
+NOTIFICATION = register_aggregate(
+    Aggregate("notification", Notification, evolve, view, snapshot_version=2)
+)

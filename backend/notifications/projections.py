@@ -10,8 +10,7 @@ import asyncpg
 
 from backend.eventstore import RecordedEvent
 from backend.notifications.model import NOTIFICATION
-from backend.privacy.sealing import ERASED_TEXT
-from projections.framework import mirrored
+from projections.framework import ERASURE, mirrored, redact_erased
 
 _STATE = mirrored(
     "notifications",
@@ -34,20 +33,11 @@ class NotificationsProjection:
     view_of = staticmethod(_STATE.view_of)
 
     def wants(self, stream_type: str, event_type: str) -> bool:
-        return _STATE.wants(stream_type, event_type) or event_type == "PatientErased"
+        return _STATE.wants(stream_type, event_type) or event_type == ERASURE
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         await dataclasses.replace(_STATE, table=self.table).apply(conn, events)
-        erased = [(e.tenant_id, e.stream_id) for e in events if e.event_type == "PatientErased"]
-        if erased:
-            await conn.execute(
-                f"UPDATE {self.table} t SET address = NULL, body = $3"
-                " FROM unnest($1::uuid[], $2::uuid[]) AS x(tenant_id, patient_id)"
-                " WHERE t.tenant_id = x.tenant_id AND t.patient_id = x.patient_id",
-                [tenant for tenant, _ in erased],
-                [patient for _, patient in erased],
-                ERASED_TEXT,
-            )
+        await redact_erased(conn, self.table, events, "address = NULL, body = $3")
 
 
 NOTIFICATIONS = NotificationsProjection()

@@ -5,6 +5,7 @@ start and end mean no quiet hours."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 
@@ -26,3 +27,16 @@ def outside_quiet_hours(
     if not inside:
         return due
     return dt.datetime.combine(end_day, end, tzinfo=zone).astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A tenant's quiet hours as its policy says now."""
+
+    start: dt.time
+    end: dt.time
+    timezone: str
+
+    def end_after(self, moment: dt.datetime) -> dt.datetime:
+        """`moment` itself, or the end of the quiet hours it falls in."""
+        return outside_quiet_hours(moment, self.start, self.end, self.timezone)

@@ -5,22 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
+from backend.api.paging import Cursor, Keyset, Limit, page
 from backend.api.reads import MinPosition, read_model, read_model_response, read_one
 from backend.api.types import Text
 from backend.auth.principal import STAFF, Principal, Role
 from backend.notifications import service
 from backend.notifications.projections import NOTIFICATIONS
+from backend.notifications.templates import NAME
 
 router = APIRouter(tags=["notifications"])
 Admin = Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))]
 Staff = Annotated[Principal, Depends(require(*STAFF))]
-Status = Literal["queued", "sending", "sent", "failed", "escalated"]
+Status = Literal["queued", "sending", "sent", "failed", "escalated", "withdrawn"]
 
 
 class TemplateBody(BaseModel):
@@ -31,7 +33,10 @@ class TemplateBody(BaseModel):
 
 @router.put("/v1/notification-templates/{name}")
 async def set_template(
-    name: str, body: TemplateBody, request: Request, principal: Admin
+    name: Annotated[str, Path(pattern=NAME.pattern)],
+    body: TemplateBody,
+    request: Request,
+    principal: Admin,
 ) -> Response:
     return await execute(
         request,
@@ -41,23 +46,32 @@ async def set_template(
     )
 
 
+BY_DUE = Keyset((("send_after", "timestamptz"), ("notification_id", "uuid")))
+
+
 @router.get("/v1/notifications")
 async def list_notifications(
     request: Request,
     principal: Staff,
     status: Status | None = None,
     patient_id: UUID | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
     min_position: MinPosition = None,
 ) -> Response:
+    """By when they are due, a page at a time."""
     async with read_model(request, principal, NOTIFICATIONS.name, min_position) as (conn, at):
-        rows = await conn.fetch(
-            "SELECT * FROM rm_notifications WHERE ($1::text IS NULL OR status = $1)"
-            " AND ($2::uuid IS NULL OR patient_id = $2)"
-            " ORDER BY send_after, notification_id LIMIT 500",
-            status,
-            patient_id,
+        body = await page(
+            conn,
+            "SELECT * FROM rm_notifications",
+            "($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR patient_id = $2)",
+            (status, patient_id),
+            BY_DUE,
+            cursor,
+            limit,
+            NOTIFICATIONS.view_of,
         )
-    return read_model_response({"items": [NOTIFICATIONS.view_of(r) for r in rows]}, at)
+    return read_model_response(body, at)
 
 
 @router.get("/v1/notifications/{notification_id}")

@@ -25,9 +25,13 @@ NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 MAX_BODY = 2000
 APPOINTMENT_REMINDER = "appointment_reminder"
 PAYMENT_RECEIPT = "payment_receipt"
+WAITLIST_OFFER = "waitlist_offer"
 PLACEHOLDERS_OF = {
     APPOINTMENT_REMINDER: frozenset({"patient_name", "start", "practitioner_name"}),
     PAYMENT_RECEIPT: frozenset({"patient_name", "amount", "currency", "invoice_id"}),
+    WAITLIST_OFFER: frozenset(
+        {"patient_name", "start", "practitioner_name", "expires", "offer_id"}
+    ),
 }
 """What each built-in template is rendered with: a body naming anything else is refused."""
 PLACEHOLDERS = frozenset(p for names in PLACEHOLDERS_OF.values() for p in names)
@@ -53,6 +57,12 @@ DEFAULTS = {
         "sms",
         "Hello {patient_name}, we received your payment of {amount} {currency}"
         " for invoice {invoice_id}. Thank you.",
+    ),
+    WAITLIST_OFFER: Template(
+        WAITLIST_OFFER,
+        "sms",
+        "Hello {patient_name}, a slot with {practitioner_name} on {start} is free. Accept it"
+        " by {expires} (offer {offer_id}); after that it goes to the next patient waiting.",
     ),
 }
 

@@ -9,6 +9,7 @@ and subject, a sealed field set to its event id, so neither can be moved elsewhe
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from typing import Any
 from uuid import UUID
@@ -56,6 +57,8 @@ def cipher(data_key: bytes) -> AESGCM:
 
 
 def open_sealed(subject: AESGCM, sealed: dict[str, str], event_id: UUID) -> dict[str, Any]:
-    nonce, ciphertext = base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ct"])
+    # binascii directly: base64.b64decode's argument checks cost as much as the decoding, and
+    # every reader opens every sealed event (a rebuild, thousands a second).
+    nonce, ciphertext = binascii.a2b_base64(sealed["nonce"]), binascii.a2b_base64(sealed["ct"])
     fields: dict[str, Any] = orjson.loads(subject.decrypt(nonce, ciphertext, event_id.bytes))
     return fields

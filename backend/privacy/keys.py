@@ -9,12 +9,19 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.exceptions import InvalidTag
 
 from backend.eventstore.types import RecordedEvent
 from backend.kernel.errors import Conflict
 from backend.privacy.crypto import MasterKey, cipher, new_data_key
-from backend.privacy.sealing import is_sealed, opened_data, subject_of
+from backend.privacy.sealing import (
+    Opened,
+    Redaction,
+    SubjectKey,
+    is_sealed,
+    opened_data,
+    subject_of,
+)
 
 _MASTER: MasterKey | None = None
 
@@ -73,51 +80,75 @@ async def destroy(conn: asyncpg.Connection, tenant_id: UUID, subject: UUID) -> N
 
 
 async def unseal(conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
-    """The events with their personal fields readable, or redacted where the key is gone.
-    One query for all the subjects involved; events without sealed fields pass unchanged."""
+    """The events with their personal fields readable, or redacted where the key is gone (erased)
+    or they do not open (altered: flagged `unreadable`). One query for all the subjects
+    involved; events without sealed fields pass unchanged."""
     sealed = [e for e in events if is_sealed(e.data)]
     if not sealed:
         return list(events)
     opened = await open_all(conn, [(e.tenant_id, e.event_id, e.event_type, e.data) for e in sealed])
-    data = {e.event_id: d for e, d in zip(sealed, opened, strict=True)}
-    return [_with_data(e, data[e.event_id]) if e.event_id in data else e for e in events]
+    by_id = {e.event_id: o for e, o in zip(sealed, opened, strict=True)}
+    return [_with_data(e, by_id[e.event_id]) if e.event_id in by_id else e for e in events]
 
 
-async def open_all(
-    conn: asyncpg.Connection, sealed: Sequence[tuple[UUID, UUID, str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """The opened (or, once erased, redacted) data of sealed events given as (tenant id, event
-    id, event type, stored data), in their order; one key query for all their subjects."""
-    subjects = [(tenant, subject_of(kind, data)) for tenant, _, kind, data in sealed]
-    ciphers = await _ciphers(conn, set(subjects))
-    return [
-        opened_data(kind, data, ciphers.get(subject), event_id)
-        for (_, event_id, kind, data), subject in zip(sealed, subjects, strict=True)
-    ]
+Sealed = tuple[UUID, UUID, str, dict[str, Any]]
+"""A sealed event as readers hold it: (tenant id, event id, event type, stored data)."""
+WrappedKeys = dict[tuple[UUID, UUID], bytes | None]
+"""Subjects' wrapped keys as stored, by (tenant id, subject id); None once erased."""
 
 
-async def _ciphers(
-    conn: asyncpg.Connection, subjects: set[tuple[UUID, str]]
-) -> dict[tuple[UUID, str], AESGCM]:
-    """Each subject's cipher; erased (or unknown) subjects have none."""
+async def open_all(conn: asyncpg.Connection, sealed: Sequence[Sealed]) -> list[Opened]:
+    """The opened (or redacted) data of sealed events, in their order; one key query for all
+    their subjects."""
+    return open_with(await wrapped_keys(conn, sealed), sealed)
+
+
+async def wrapped_keys(
+    conn: asyncpg.Connection | asyncpg.Pool, sealed: Sequence[Sealed]
+) -> WrappedKeys:
+    """The one query `open_all` makes, apart, so that a reader can make it early (a rebuild
+    asks for the next chunk's keys while it folds this one)."""
+    subjects = {
+        (tenant, subject)
+        for tenant, _, kind, data in sealed
+        if (subject := subject_of(kind, data)) is not None
+    }
     rows = await conn.fetch(
         "SELECT k.tenant_id, k.subject_id, k.wrapped_key FROM subject_keys k"
-        " JOIN unnest($1::uuid[], $2::text[]) AS s(tenant_id, subject_id)"
-        " ON k.tenant_id = s.tenant_id AND k.subject_id = s.subject_id::uuid"
-        " WHERE k.wrapped_key IS NOT NULL",
+        " JOIN unnest($1::uuid[], $2::uuid[]) AS s(tenant_id, subject_id)"
+        " ON k.tenant_id = s.tenant_id AND k.subject_id = s.subject_id",
         [t for t, _ in subjects],
         [s for _, s in subjects],
     )
-    unwrap = master().unwrap
-    return {
-        (r["tenant_id"], str(r["subject_id"])): cipher(
-            unwrap(r["wrapped_key"], r["tenant_id"], r["subject_id"])
-        )
-        for r in rows
+    return {(r["tenant_id"], r["subject_id"]): r["wrapped_key"] for r in rows}
+
+
+def open_with(wrapped: WrappedKeys, sealed: Sequence[Sealed]) -> list[Opened]:
+    """`open_all` with the keys in hand: each subject's key unwrapped once. A subject with no
+    key row at all reads as unreadable (keys are never deleted, only nulled by an erasure)."""
+    ciphers: dict[tuple[UUID, UUID | None], SubjectKey] = {
+        (tenant, subject): _subject_key(tenant, subject, key)
+        for (tenant, subject), key in wrapped.items()
     }
+    opened = []
+    for tenant, event_id, kind, data in sealed:
+        key = ciphers.get((tenant, subject_of(kind, data)), Redaction.UNREADABLE)
+        opened.append(opened_data(kind, data, key, event_id))
+    return opened
 
 
-def _with_data(e: RecordedEvent, data: dict[str, Any]) -> RecordedEvent:
+def _subject_key(tenant: UUID, subject: UUID, wrapped: bytes | None) -> SubjectKey:
+    """The subject's cipher, or why there is none: erased (the key was destroyed), unreadable
+    (the wrapped key does not unwrap: altered)."""
+    if wrapped is None:
+        return Redaction.ERASED
+    try:
+        return cipher(master().unwrap(wrapped, tenant, subject))
+    except (InvalidTag, ValueError):
+        return Redaction.UNREADABLE
+
+
+def _with_data(e: RecordedEvent, opened: Opened) -> RecordedEvent:
     """The same event with other data (positional: much cheaper than dataclasses.replace)."""
     return RecordedEvent(
         e.position,
@@ -128,9 +159,39 @@ def _with_data(e: RecordedEvent, data: dict[str, Any]) -> RecordedEvent:
         e.version,
         e.event_type,
         e.schema_version,
-        data,
+        opened.data,
         e.metadata,
         e.occurred_at,
         e.recorded_at,
         e.tx_id,
+        opened.unreadable,
+    )
+
+
+KEY_SAMPLE = 5
+"""How many stored keys the start-up check tries: one altered row alone does not fail it."""
+
+
+async def master_key_problem(pool: asyncpg.Pool) -> str | None:
+    """Why the configured master key cannot open this database's personal data, or None when
+    it opens a stored key (or none is stored yet). Checked at start: with the wrong key every
+    read and command touching personal data would fail, and projections would park. Needs a
+    role that reads every tenant's keys (caretrail_projector)."""
+    rows = await pool.fetch(
+        "SELECT tenant_id, subject_id, wrapped_key FROM subject_keys"
+        " WHERE wrapped_key IS NOT NULL ORDER BY tenant_id, subject_id LIMIT $1",
+        KEY_SAMPLE,
+    )
+    for row in rows:
+        try:
+            master().unwrap(row["wrapped_key"], row["tenant_id"], row["subject_id"])
+            return None
+        except (InvalidTag, ValueError):
+            continue
+    if not rows:
+        return None
+    return (
+        f"CARETRAIL_MASTER_KEY does not open this database's personal data (none of the"
+        f" {len(rows)} stored data keys tried unwraps): it is not the key the data was written"
+        " with"
     )

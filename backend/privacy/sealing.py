@@ -1,20 +1,27 @@
-"""Which fields of an event are sealed, and what they read as once their key is gone.
+"""Which fields of an event are sealed, and what they read as when they cannot be opened.
 
 An event class lists its personal fields and the field naming their subject
 (`DomainEvent.personal`, `DomainEvent.subject`). Stored, those fields move into one encrypted
-`sealed` member of the event's data; read back, they are restored from it, or, when the
-subject's key has been destroyed, replaced by redacted values: text reads as "[erased]", any
-other value as null (a dict as empty). Pure: the keys are the caller's business.
+`sealed` member of the event's data; read back, they are restored from it, or replaced by
+redacted values: text reads as "[erased]" once the subject's key has been destroyed by an
+erasure, and as "[unreadable]" when the sealed member or the key was altered (or is missing)
+so that it no longer opens; any other value reads as null (a dict as empty). An unreadable
+event is flagged, never fatal: one altered row must not take every read of its tenant down.
+Pure: the keys are the caller's business.
 """
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
+import enum
 import functools
 import typing
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backend.kernel.events import DomainEvent, event_class
@@ -22,15 +29,40 @@ from backend.privacy.crypto import open_sealed, seal
 
 SEALED = "sealed"
 ERASED_TEXT = "[erased]"
+UNREADABLE_TEXT = "[unreadable]"
+# What an altered sealed member can make opening raise: a bad tag, bad base64 or nonce, a
+# missing or mistyped member, a plaintext that is not a JSON object.
+_CANNOT_OPEN = (InvalidTag, binascii.Error, ValueError, KeyError, TypeError)
+
+
+class Redaction(enum.Enum):
+    """Why a subject's sealed fields cannot be opened: the text they read as."""
+
+    ERASED = ERASED_TEXT
+    UNREADABLE = UNREADABLE_TEXT
+
+
+SubjectKey = AESGCM | Redaction
+"""A subject's cipher (crypto.cipher), or why there is none."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    data: dict[str, Any]
+    unreadable: bool
 
 
 def is_sealed(data: dict[str, Any]) -> bool:
     return SEALED in data
 
 
-def subject_of(event_type: str, data: dict[str, Any]) -> str:
-    """The subject whose key seals this (sealed) event's personal fields, as stored (text)."""
-    return str(data[event_class(event_type).subject])
+def subject_of(event_type: str, data: dict[str, Any]) -> UUID | None:
+    """The subject whose key seals this (sealed) event's personal fields; None when the stored
+    data names none (altered)."""
+    try:
+        return UUID(str(data[event_class(event_type).subject]))
+    except (KeyError, ValueError):
+        return None
 
 
 def sealed_data(
@@ -41,14 +73,23 @@ def sealed_data(
     return {**kept, SEALED: seal(data_key, personal, event_id)}
 
 
-def opened_data(
-    event_type: str, data: dict[str, Any], subject: AESGCM | None, event_id: UUID
-) -> dict[str, Any]:
-    """`subject`: the subject's cipher (crypto.cipher), None once their key is destroyed."""
-    kept = {name: value for name, value in data.items() if name != SEALED}
-    if subject is None:
-        return {**kept, **{name: _redacted_value(hint) for name, hint in _personal(event_type)}}
-    return {**kept, **open_sealed(subject, data[SEALED], event_id)}
+def opened_data(event_type: str, data: dict[str, Any], key: SubjectKey, event_id: UUID) -> Opened:
+    opened = dict(data)
+    sealed = opened.pop(SEALED)
+    if isinstance(key, AESGCM):
+        try:
+            opened.update(open_sealed(key, sealed, event_id))
+            return Opened(opened, unreadable=False)
+        except _CANNOT_OPEN:
+            key = Redaction.UNREADABLE
+    opened.update({name: _redacted_value(hint, key) for name, hint in _personal(event_type)})
+    return Opened(opened, unreadable=key is Redaction.UNREADABLE)
+
+
+def withheld_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The data without its personal fields, for a reader not entitled to them: the sealed
+    member is dropped unopened, so those fields are absent (not redacted: nothing was erased)."""
+    return {name: value for name, value in data.items() if name != SEALED}
 
 
 @functools.cache
@@ -60,9 +101,9 @@ def _personal(event_type: str) -> tuple[tuple[str, Any], ...]:
     return tuple((name, hints[name]) for name in event.personal if name in fields)
 
 
-def _redacted_value(hint: Any) -> Any:
+def _redacted_value(hint: Any, why: Redaction) -> Any:
     if hint is str:
-        return ERASED_TEXT
+        return why.value
     if typing.get_origin(hint) is dict:
         return {}
     return None

@@ -2,7 +2,7 @@
 
 Reactions follow the store's gap-safe global order exactly like the catch-up projections: each
 is a `ReactionSubscription` handed to `projections.catchup.CatchUpRunner`, with its checkpoint
-row in projection_checkpoints named "reaction:<name>", and it parks on a failing event with the
+row named "reaction:<name>" (projections/tracking.py), and it parks on a failing event with the
 error visible until resumed. Events are read through the projector role (every tenant); the
 commands run through `run_command` on the runtime pool, scoped to the event's tenant by RLS.
 
@@ -16,7 +16,7 @@ Adding a reaction:
     async def queue_receipt(event: RecordedEvent, commands: Commands) -> None:
         await commands.run(lambda s: service.queue_receipt(s, event.event_id, ...))
 
-and list it in backend/reactions/registered.py.
+and list it in backend/catalog.py (REACTIONS).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from uuid import uuid4
 
 import asyncpg
 
+from backend import observability
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore, RecordedEvent
 from backend.handling import Handler, RequestContext, run_command
@@ -61,6 +62,7 @@ class Commands:
             correlation_id=str(self.event.metadata.get("correlation_id") or self.event.event_id),
             now=self.clock(),
             causation_id=str(self.event.event_id),
+            traceparent=self.event.metadata.get("traceparent"),
         )
 
     async def run(self, handler: Handler[T]) -> T:
@@ -124,4 +126,9 @@ class ReactionSubscription:
         for event in events:
             if event.event_type in self.reaction.event_types:
                 commands = Commands(self.store, self.reaction.name, event, self.clock)
-                await self.reaction.handle(event, commands)
+                with observability.TRACER.start_as_current_span(
+                    f"reaction {self.reaction.name}",
+                    context=observability.context_of(event.metadata.get("traceparent")),
+                    attributes=observability.event_attributes(event),
+                ):
+                    await self.reaction.handle(event, commands)

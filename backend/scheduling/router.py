@@ -12,15 +12,28 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
+from backend.api.paging import Cursor, Keyset, Limit, page
+from backend.api.query import declared_query_only
 from backend.api.reads import MinPosition, read_model, read_model_response, read_one
-from backend.api.types import Instant, Text
-from backend.auth.principal import STAFF, Principal, Role
-from backend.scheduling import service
-from projections.read_models import APPOINTMENTS
+from backend.api.types import Day, Text, TypedInstant
+from backend.auth.principal import STAFF, Principal, Role, listed_patient, may_read_patient
+from backend.kernel.errors import NotFound
+from backend.kernel.local_days import day_bounds
+from backend.scheduling import model, service
+from backend.scheduling.model import HOLDS_SLOT
+from backend.scheduling.projections import APPOINTMENTS
+from backend.tenancy.zone import tenant_zone
 
-router = APIRouter(prefix="/v1/appointments", tags=["scheduling"])
+router = APIRouter(
+    prefix="/v1/appointments", tags=["scheduling"], dependencies=[Depends(declared_query_only)]
+)
+practitioner_days = APIRouter(
+    prefix="/v1", tags=["scheduling"], dependencies=[Depends(declared_query_only)]
+)
+"""A practitioner's day, free and busy, from the appointments read model."""
 Staff = Annotated[Principal, Depends(require(*STAFF))]
-Readers = Annotated[Principal, Depends(require(*STAFF, Role.AUDITOR))]
+Readers = Annotated[Principal, Depends(require(*STAFF, Role.AUDITOR, Role.PATIENT))]
+"""A patient reads their own appointments only (backend/auth/principal.py: who a patient is)."""
 CheckingIn = Annotated[Principal, Depends(require(*STAFF, Role.PATIENT))]
 Status = Literal["requested", "confirmed", "cancelled", "checked_in", "completed", "no_show"]
 
@@ -29,9 +42,23 @@ class NewAppointment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patient_id: UUID
     practitioner_id: UUID
-    start: Instant
-    end: Instant
+    start: TypedInstant = Field(
+        description="RFC 3339 with the clinic's offset at that time, or UTC (another offset: 422)"
+    )
+    end: TypedInstant
     reason: Text | None = Field(default=None, max_length=500)
+    back_charting_reason: Text | None = Field(
+        default=None,
+        max_length=500,
+        description="why a start already past is booked (staff charting what happened); "
+        "recorded on the booking, required for a start in the past",
+    )
+    hours_override_reason: Text | None = Field(
+        default=None,
+        max_length=500,
+        description="why staff book outside the practitioner's working hours; recorded "
+        "(BookedOutsideWorkingHours), required for such a time",
+    )
 
 
 class Cancellation(BaseModel):
@@ -44,14 +71,22 @@ class CheckIn(BaseModel):
 
 @router.post("", status_code=201)
 async def request_appointment(body: NewAppointment, request: Request, principal: Staff) -> Response:
-    start, end = body.start, body.end
+    booking = model.Booking(
+        uuid4(),
+        body.patient_id,
+        body.practitioner_id,
+        body.start.astimezone(dt.UTC),
+        body.end.astimezone(dt.UTC),
+        body.reason,
+        body.back_charting_reason,
+        body.hours_override_reason,
+        typed=(body.start, body.end),
+    )
     return await execute(
         request,
         principal,
         tenant_of(principal),
-        lambda s: service.request_appointment(
-            s, uuid4(), body.patient_id, body.practitioner_id, start, end, body.reason
-        ),
+        lambda s: service.request_appointment(s, booking),
         status_code=201,
     )
 
@@ -106,6 +141,7 @@ async def no_show(appointment_id: UUID, request: Request, principal: Staff) -> R
 async def get_appointment(
     appointment_id: UUID, request: Request, principal: Readers, min_position: MinPosition = None
 ) -> Response:
+    """A patient reads only their own appointments; any other is 404 to them."""
     return await read_one(
         request,
         principal,
@@ -113,26 +149,101 @@ async def get_appointment(
         appointment_id,
         min_position,
         "appointment",
+        lambda row: may_read_patient(principal, row["patient_id"]),
     )
+
+
+BY_START = Keyset((("start_at", "timestamptz"), ("appointment_id", "uuid")))
 
 
 @router.get("")
 async def list_appointments(
     request: Request,
     principal: Readers,
-    date: Annotated[dt.date | None, Query(description="UTC day of the start")] = None,
+    date: Annotated[
+        Day | None, Query(description="day of the start in the tenant's time zone")
+    ] = None,
     practitioner_id: UUID | None = None,
+    patient_id: UUID | None = None,
     status: Status | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
     min_position: MinPosition = None,
 ) -> Response:
+    """By start, a page at a time; `date` is a day in the tenant's time zone. A patient's list
+    is their own appointments (another `patient_id` is refused)."""
+    patient_id = listed_patient(principal, patient_id)
     async with read_model(request, principal, APPOINTMENTS.name, min_position) as (conn, at):
-        rows = await conn.fetch(
-            "SELECT * FROM rm_appointments WHERE ($1::date IS NULL OR day = $1)"
-            " AND ($2::uuid IS NULL OR practitioner_id = $2)"
-            " AND ($3::text IS NULL OR status = $3)"
-            " ORDER BY start_at, appointment_id",
-            date,
-            practitioner_id,
-            status,
+        since, until = (
+            day_bounds(date, await tenant_zone(conn, tenant_of(principal)))
+            if date is not None
+            else (None, None)
         )
-    return read_model_response({"items": [APPOINTMENTS.view_of(r) for r in rows]}, at)
+        body = await page(
+            conn,
+            "SELECT * FROM rm_appointments",
+            "($1::timestamptz IS NULL OR (start_at >= $1 AND start_at < $2))"
+            " AND ($3::uuid IS NULL OR practitioner_id = $3)"
+            " AND ($4::text IS NULL OR status = $4)"
+            " AND ($5::uuid IS NULL OR patient_id = $5)",
+            (since, until, practitioner_id, status, patient_id),
+            BY_START,
+            cursor,
+            limit,
+            APPOINTMENTS.view_of,
+        )
+    return read_model_response(body, at)
+
+
+@practitioner_days.get("/practitioners/{practitioner_id}/day")
+async def practitioner_day(
+    practitioner_id: UUID,
+    date: Day,
+    request: Request,
+    principal: Staff,
+    min_position: MinPosition = None,
+) -> Response:
+    """The practitioner's day in the tenant's time zone: appointments that hold time (busy) and
+    the gaps (free), from the zone's midnight to the next."""
+    names = (APPOINTMENTS.name, "practitioners")  # the tenancy context's read model, by name
+    async with read_model(request, principal, names, min_position) as (conn, position):
+        zone = await tenant_zone(conn, tenant_of(principal))
+        day_start, day_end = day_bounds(date, zone)
+        known = await conn.fetchval(
+            "SELECT 1 FROM rm_practitioners WHERE practitioner_id = $1", practitioner_id
+        )
+        rows = await conn.fetch(
+            "SELECT appointment_id, start_at, end_at, status FROM rm_appointments"
+            " WHERE practitioner_id = $1 AND start_at < $3 AND end_at > $2"
+            " AND status = ANY($4) ORDER BY start_at",
+            practitioner_id,
+            day_start,
+            day_end,
+            sorted(HOLDS_SLOT),
+        )
+    if not known:
+        raise NotFound(f"practitioner {practitioner_id} not found")
+    busy = [
+        {
+            "appointment_id": r["appointment_id"],
+            "start": r["start_at"],
+            "end": r["end_at"],
+            "status": r["status"],
+        }
+        for r in rows
+    ]
+    free, cursor = [], day_start
+    for r in rows:
+        if r["start_at"] > cursor:
+            free.append({"start": cursor, "end": r["start_at"]})
+        cursor = max(cursor, r["end_at"])
+    if cursor < day_end:
+        free.append({"start": cursor, "end": day_end})
+    body = {
+        "practitioner_id": practitioner_id,
+        "date": date,
+        "time_zone": zone.key,
+        "busy": busy,
+        "free": free,
+    }
+    return read_model_response(body, position)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from uuid import UUID
@@ -53,3 +54,43 @@ class TenantSpecialtiesEnabled(DomainEvent):
     """The full set of specialty plugins the tenant uses from now on (names, sorted)."""
 
     specialties: tuple[str, ...]
+
+
+@register
+@dataclass(frozen=True)
+class ApiKeyCreated(DomainEvent):
+    """A partner's API key (backend/auth/api_keys.py): what it may do, never its secret.
+    v2 added the key's own rate limit (None: the tenant's default for keys)."""
+
+    schema_version: ClassVar[int] = 2
+
+    key_id: UUID
+    name: str
+    scopes: tuple[str, ...]
+    api_version: str
+    expires_at: dt.datetime | None
+    created_at: dt.datetime
+    rate_limit_per_minute: int | None
+
+
+@upcaster("ApiKeyCreated", 1)
+def _api_key_created_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Every key made before v2 follows its tenant's default."""
+    return {**data, "rate_limit_per_minute": None}
+
+
+@register
+@dataclass(frozen=True)
+class ApiKeyRotated(DomainEvent):
+    """A new secret; the previous one keeps working until `retiring_at`."""
+
+    key_id: UUID
+    rotated_at: dt.datetime
+    retiring_at: dt.datetime
+
+
+@register
+@dataclass(frozen=True)
+class ApiKeyRevoked(DomainEvent):
+    key_id: UUID
+    revoked_at: dt.datetime

@@ -11,8 +11,11 @@ from uuid import UUID
 from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
-from backend.tenancy import policy
+from backend.tenancy import api_keys, policy
 from backend.tenancy.events import (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    ApiKeyRotated,
     PractitionerRegistered,
     TenantCreated,
     TenantPolicyChanged,
@@ -30,7 +33,9 @@ class Tenant:
     slug: str = ""
     policy: TenantPolicy = field(default_factory=TenantPolicy)
     specialties: tuple[str, ...] = ()
-    """The specialty plugins the tenant enabled (see backend/plugins)."""
+    """The specialty plugins the tenant enabled (see backend/specialties)."""
+    api_keys: tuple[dict[str, Any], ...] = ()
+    """Its partners' API keys, revoked ones too (backend/tenancy/api_keys.py)."""
 
 
 def evolve_tenant(state: Tenant, event: DomainEvent) -> Tenant:
@@ -46,6 +51,8 @@ def evolve_tenant(state: Tenant, event: DomainEvent) -> Tenant:
         return dataclasses.replace(state, policy=policy.apply(state.policy, event.changes))
     if isinstance(event, TenantSpecialtiesEnabled):
         return dataclasses.replace(state, specialties=event.specialties)
+    if isinstance(event, ApiKeyCreated | ApiKeyRotated | ApiKeyRevoked):
+        return dataclasses.replace(state, api_keys=api_keys.with_key_event(state.api_keys, event))
     return state
 
 
@@ -127,7 +134,7 @@ def register_practitioner(
 
 
 TENANT = register_aggregate(
-    Aggregate("tenant", Tenant, evolve_tenant, tenant_view, snapshot_version=2)
+    Aggregate("tenant", Tenant, evolve_tenant, tenant_view, snapshot_version=5)
 )
 PRACTITIONER = register_aggregate(
     Aggregate("practitioner", Practitioner, evolve_practitioner, practitioner_view)

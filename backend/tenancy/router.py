@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from backend.api.commands import execute
 from backend.api.deps import require, tenant_of
+from backend.api.paging import Cursor, Keyset, Limit, page
+from backend.api.query import declared_query_only
 from backend.api.reads import (
     MinPosition,
     json_response,
@@ -19,16 +21,20 @@ from backend.api.reads import (
     read_model_response,
     read_one,
 )
-from backend.api.types import Text
+from backend.api.types import AS_WHOLE, Instant, Text, Whole
+from backend.api.versions import TOKEN_DEFAULT
+from backend.auth import api_keys as credentials
 from backend.auth.principal import BACK_OFFICE, STAFF, Principal, Role
+from backend.auth.scopes import SCOPES
 from backend.kernel.errors import NotFound
 from backend.loading import fold_stream
-from backend.scheduling.model import HOLDS_SLOT
-from backend.tenancy import model, service
-from projections.read_models import APPOINTMENTS, PRACTITIONERS
+from backend.tenancy import api_keys, model, service
+from backend.tenancy.projections import PRACTITIONERS
 
-router = APIRouter(prefix="/v1", tags=["tenancy"])
+router = APIRouter(prefix="/v1", tags=["tenancy"], dependencies=[Depends(declared_query_only)])
 Staff = Annotated[Principal, Depends(require(*STAFF))]
+PerMinute = Annotated[int, Field(ge=1, le=credentials.MAX_PER_MINUTE), AS_WHOLE]
+"""A rate: the bounds on the number itself, so that the OpenAPI document shows them."""
 
 
 class NewTenant(BaseModel):
@@ -45,12 +51,40 @@ class PolicyChanges(BaseModel):
     kind: Literal["clinic", "hospital"] | None = None
     currency: Text | None = None
     timezone: Text | None = None
-    checkin_opens_before_min: int | None = None
-    checkin_closes_after_min: int | None = None
-    late_charting_max_hours: int | None = None
+    phone_region: Text | None = Field(default=None, description="ISO 3166-1 alpha-2, e.g. US")
+    checkin_opens_before_min: Whole | None = None
+    checkin_closes_after_min: Whole | None = None
+    late_charting_max_hours: Whole | None = None
     discount_threshold_percent: Text | None = None
+    invoice_max_total: Text | None = Field(default=None, description="decimal string")
     quiet_hours_start: Text | None = Field(default=None, description="HH:MM")
     quiet_hours_end: Text | None = Field(default=None, description="HH:MM")
+    results_auto_release_days: Whole | None = Field(
+        default=None, description="0 to 365; 0: a clinician releases each result"
+    )
+    patient_double_booking: Literal["refuse", "warn"] | None = None
+    waitlist_offer_minutes: Whole | None = Field(
+        default=None, description="1 to 1440: how long a waitlist offer waits for its patient"
+    )
+    api_rate_limit_per_minute: PerMinute | None = Field(
+        default=None, description="requests a minute per API key (docs/partners.md)"
+    )
+    api_tenant_rate_limit_per_minute: PerMinute | None = Field(
+        default=None, description="requests a minute of all the tenant's API keys together"
+    )
+    break_glass_required: bool | None = None
+    hold_minutes: Whole | None = Field(
+        default=None, description="1 to 1440: how long a hold on a slot lasts unconfirmed"
+    )
+    no_show_after_min: Whole | None = Field(
+        default=None,
+        description="0 to 1440 minutes after the start an appointment nobody checked in for "
+        "becomes a no-show by itself; null turns it off",
+    )
+
+
+NULLABLE = frozenset({"no_show_after_min"})
+"""Policy settings whose null is a value (off), changed when sent as null."""
 
 
 class NewPractitioner(BaseModel):
@@ -105,6 +139,9 @@ async def change_policy(
     principal: Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))],
 ) -> Response:
     changes = body.model_dump(exclude_none=True)
+    changes |= {
+        name: None for name in NULLABLE & body.model_fields_set if changes.get(name) is None
+    }
     return await execute(
         request, principal, tenant_of(principal), lambda s: service.change_policy(s, changes)
     )
@@ -139,48 +176,119 @@ async def get_practitioner(
     )
 
 
-@router.get("/practitioners/{practitioner_id}/day")
-async def practitioner_day(
-    practitioner_id: UUID,
-    date: dt.date,
+BY_NAME = Keyset((("name", "text"), ("practitioner_id", "uuid")))
+
+
+@router.get("/practitioners")
+async def list_practitioners(
     request: Request,
     principal: Staff,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     min_position: MinPosition = None,
 ) -> Response:
-    """The practitioner's UTC day: appointments that hold time (busy) and the gaps (free)."""
-    day_start = dt.datetime.combine(date, dt.time(), dt.UTC)
-    day_end = day_start + dt.timedelta(days=1)
-    name = APPOINTMENTS.name
-    async with read_model(request, principal, name, min_position) as (conn, position):
-        known = await conn.fetchval(
-            "SELECT 1 FROM rm_practitioners WHERE practitioner_id = $1", practitioner_id
+    """The tenant's practitioners by name (the front desk's columns), `limit` at a time."""
+    async with read_model(request, principal, PRACTITIONERS.name, min_position) as (conn, at):
+        body = await page(
+            conn,
+            "SELECT * FROM rm_practitioners",
+            "true",
+            [],
+            BY_NAME,
+            cursor,
+            limit,
+            PRACTITIONERS.view_of,
         )
-        rows = await conn.fetch(
-            "SELECT appointment_id, start_at, end_at, status FROM rm_appointments"
-            " WHERE practitioner_id = $1 AND start_at < $3 AND end_at > $2"
-            " AND status = ANY($4) ORDER BY start_at",
-            practitioner_id,
-            day_start,
-            day_end,
-            sorted(HOLDS_SLOT),
-        )
-    if not known:
-        raise NotFound(f"practitioner {practitioner_id} not found")
-    busy = [
-        {
-            "appointment_id": r["appointment_id"],
-            "start": r["start_at"],
-            "end": r["end_at"],
-            "status": r["status"],
-        }
-        for r in rows
-    ]
-    free, cursor = [], day_start
-    for r in rows:
-        if r["start_at"] > cursor:
-            free.append({"start": cursor, "end": r["start_at"]})
-        cursor = max(cursor, r["end_at"])
-    if cursor < day_end:
-        free.append({"start": cursor, "end": day_end})
-    body = {"practitioner_id": practitioner_id, "date": date, "busy": busy, "free": free}
-    return read_model_response(body, position)
+    return read_model_response(body, at)
+
+
+Admin = Annotated[Principal, Depends(require(Role.CLINIC_ADMIN))]
+DEFAULT_OVERLAP_HOURS = 24
+
+
+class NewApiKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Text = Field(min_length=1, max_length=api_keys.NAME_MAX)
+    scopes: list[Text] = Field(
+        min_length=1, max_length=len(SCOPES), description="see docs/partners.md"
+    )
+    api_version: Text | None = Field(
+        default=None, description="a dated version; default the newest"
+    )
+    expires_at: Instant | None = None
+    rate_limit_per_minute: PerMinute | None = Field(
+        default=None, description="requests a minute; default the tenant's policy"
+    )
+
+
+class Rotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap_hours: Annotated[int, Field(ge=0, le=24 * 30), AS_WHOLE] | None = Field(
+        default=None,
+        description=f"hours the old secret still works (default {DEFAULT_OVERLAP_HOURS}; 0: none)",
+    )
+
+
+@router.post("/api-keys", status_code=201)
+async def create_api_key(body: NewApiKey, request: Request, principal: Admin) -> Response:
+    """A key for a partner system: its secret (`key`) is in this response only."""
+    key_id = uuid4()
+    return await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.create_api_key(
+            s,
+            key_id,
+            body.name,
+            body.scopes,
+            body.api_version or TOKEN_DEFAULT,
+            body.expires_at,
+            body.rate_limit_per_minute,
+        ),
+        status_code=201,
+    )
+
+
+@router.get("/api-keys")
+async def list_api_keys(request: Request, principal: Admin) -> Response:
+    """Every key of the tenant, revoked ones too, without secrets: folded from the tenant's
+    stream (always current), with when each was last used."""
+    store = request.app.state.store
+    async with store.transaction(tenant_of(principal)) as conn:
+        tenant = await fold_stream(conn, model.TENANT, tenant_of(principal))
+        keys = tenant.state.api_keys
+        used = await credentials.last_used(conn, [UUID(k["id"]) for k in keys])
+    now = dt.datetime.now(dt.UTC)
+    items = [api_keys.listed(k, used.get(UUID(k["id"])), now) for k in keys]
+    return json_response({"items": items, "next_cursor": None})
+
+
+@router.post("/api-keys/{key_id}/rotate")
+async def rotate_api_key(
+    key_id: UUID, request: Request, principal: Admin, body: Rotation | None = None
+) -> Response:
+    """A new secret (in this response only); the old one works for `overlap_hours` more."""
+    hours = (
+        DEFAULT_OVERLAP_HOURS if body is None or body.overlap_hours is None else body.overlap_hours
+    )
+    overlap = dt.timedelta(hours=hours)
+    response = await execute(
+        request,
+        principal,
+        tenant_of(principal),
+        lambda s: service.rotate_api_key(s, key_id, overlap),
+    )
+    await request.app.state.key_changes.announce(key_id)  # its old secret may end now
+    return response
+
+
+@router.delete("/api-keys/{key_id}")
+async def revoke_api_key(key_id: UUID, request: Request, principal: Admin) -> Response:
+    """Revoked at once: the next request with it is 401 (in every API process: see
+    backend/api/key_changes.py)."""
+    response = await execute(
+        request, principal, tenant_of(principal), lambda s: service.revoke_api_key(s, key_id)
+    )
+    await request.app.state.key_changes.announce(key_id)
+    return response

@@ -57,6 +57,7 @@ async def test_concurrent_admissions_to_one_bed_admit_exactly_one(
     assert occupancy["total"] == {
         "beds": 2 * WARDS,
         "occupied": WARDS,
+        "unavailable": 0,
         "free": WARDS,
         "occupancy": "0.50",
     }

@@ -69,9 +69,21 @@ async def test_window_edges(client: httpx.AsyncClient, tenant: TenantFixture) ->
     )
     opening = await booked(client, tenant, now() + dt.timedelta(minutes=29), confirm=True)
     assert (await act_raw(client, tenant, opening["id"], "check-in")).status_code == 200
-    closing = await booked(client, tenant, now() - dt.timedelta(minutes=119), confirm=True)
+    closing = await booked(
+        client,
+        tenant,
+        now() - dt.timedelta(minutes=119),
+        confirm=True,
+        back_charting_reason="charted late",
+    )
     assert (await act_raw(client, tenant, closing["id"], "check-in")).status_code == 200
-    late = await booked(client, tenant, now() - dt.timedelta(minutes=125), confirm=True)
+    late = await booked(
+        client,
+        tenant,
+        now() - dt.timedelta(minutes=125),
+        confirm=True,
+        back_charting_reason="charted late",
+    )
     assert_problem(
         await act_raw(client, tenant, late["id"], "check-in"), 409, "OUTSIDE_CHECKIN_WINDOW"
     )
@@ -106,7 +118,13 @@ async def test_complete_after_check_in(client: httpx.AsyncClient, tenant: Tenant
 async def test_no_show_on_a_past_confirmed_appointment(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    appt = await booked(client, tenant, now() - dt.timedelta(hours=2), confirm=True)
+    appt = await booked(
+        client,
+        tenant,
+        now() - dt.timedelta(hours=2),
+        confirm=True,
+        back_charting_reason="charted late",
+    )
     marked = await act(client, tenant, appt["id"], "no-show")
     assert marked["status"] == "no_show"
     got = await client.get(

@@ -1,4 +1,5 @@
-"""GET /v1/appointments filtered by UTC day, practitioner and status."""
+"""GET /v1/appointments filtered by day (the tenant's: test_local_days.py), practitioner and
+status."""
 
 import datetime as dt
 
@@ -23,12 +24,14 @@ async def test_filters_by_day_practitioner_and_status(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     patient = await create_patient(client, tenant)
+    other_patient = await create_patient(client, tenant)
     doc = await create_practitioner(client, tenant)
     colleague = await create_practitioner(client, tenant)
     day = (now() + dt.timedelta(days=5)).replace(hour=8, minute=0, second=0, microsecond=0)
 
     async def at(start: dt.datetime, practitioner: dict[str, str]) -> str:
-        r = await book(client, tenant, patient["id"], practitioner["id"], start, start + H / 2)
+        who = patient if practitioner is doc else other_patient  # a patient is in one place
+        r = await book(client, tenant, who["id"], practitioner["id"], start, start + H / 2)
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
@@ -57,7 +60,7 @@ async def test_filters_by_day_practitioner_and_status(
     }
 
 
-async def test_day_is_the_utc_day_of_the_start(
+async def test_a_utc_tenants_day_is_the_utc_day_whatever_offset_was_typed(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     patient = await create_patient(client, tenant)

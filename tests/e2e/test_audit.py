@@ -91,6 +91,20 @@ async def test_export_streams_the_tenants_events_of_a_period_as_ndjson(
         (second["id"], "PatientRegistered"),
     ]
     assert all(len(e["hash"]) == 64 and e["metadata"]["actor"] for e in lines)
+    history = await client.get(
+        f"/v1/streams/patient/{first['id']}/events", headers=tenant.as_role("AUDITOR")
+    )
+    entry = history.json()["events"][0]
+    assert lines[0].keys() == entry.keys() | {
+        "stream_type",
+        "stream_id",
+        "event_id",
+        "metadata",
+        "hash",
+    }
+    for field in ("actor", "roles", "request_id", "correlation_id", "causation_id", "plugins"):
+        assert lines[0][field] == entry[field], field  # the history's fields, at the top level
+    assert (lines[0]["actor"], lines[0]["roles"]) == ("tester", ["RECEPTIONIST"])
     assert when(r.headers["x-export-from"]) == start
     assert when(r.headers["x-export-to"]) >= when(lines[-1]["recorded_at"])
 

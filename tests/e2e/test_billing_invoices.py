@@ -9,7 +9,7 @@ import httpx
 import pytest
 from billing_helpers import CONSULT, LAB, command, draft, issued, read_invoice
 from e2e_helpers import assert_problem, create_patient, error_fields
-from support import TenantFixture, new_tenant
+from support import TenantFixture, bearer, new_tenant
 
 
 async def test_draft_in_the_tenants_currency_with_lines(client: httpx.AsyncClient) -> None:
@@ -17,10 +17,11 @@ async def test_draft_in_the_tenants_currency_with_lines(client: httpx.AsyncClien
     invoice = await draft(client, tenant, [CONSULT, LAB])
     assert (invoice["status"], invoice["currency"], invoice["version"]) == ("draft", "EUR", 3)
     assert [x["amount"] for x in invoice["lines"]] == ["80.00", "20.01"]
+    # Running figures; nothing is owed (the balance is the receivable) until it is issued.
     assert (invoice["subtotal"], invoice["total"], invoice["balance"]) == (
         "100.01",
         "100.01",
-        "100.01",
+        "0.00",
     )
     read = await read_invoice(client, tenant, invoice["id"], invoice["position"])
     assert read["lines"] == invoice["lines"]
@@ -245,3 +246,75 @@ async def test_if_match_makes_invoice_commands_conditional(
     current = {**tenant.as_role("RECEPTIONIST"), "If-Match": '"2"'}
     r = await client.post(f"/v1/invoices/{invoice['id']}/issue", headers=current)
     assert r.status_code == 200 and r.headers["ETag"] == '"3"'
+
+
+ODD_MONEY = ["1e2", "+5.00", "1_000.00", " 1.00", "\u0661\u0662.\u0665\u0660", "1e-2", "12.500"]
+
+
+@pytest.mark.parametrize("text", ODD_MONEY)
+async def test_money_is_a_plain_decimal_string_in_the_currencys_places(
+    client: httpx.AsyncClient, tenant: TenantFixture, text: str
+) -> None:
+    invoice = await draft(client, tenant)
+    r = await command(client, tenant, f"{invoice['id']}/lines", {**CONSULT, "unit_price": text})
+    assert error_fields(r) == {"unit_price"}
+    patient = await create_patient(client, tenant)
+    body = {"patient_id": patient["id"], "lines": [{**CONSULT, "unit_price": text}]}
+    r = await client.post("/v1/invoices", json=body, headers=tenant.as_role("RECEPTIONIST"))
+    assert error_fields(r) == {"lines.0.unit_price"}
+
+
+async def test_a_yen_invoice_has_whole_yen(client: httpx.AsyncClient) -> None:
+    tenant = await new_tenant(client, currency="JPY")
+    invoice = await draft(client, tenant, [{**CONSULT, "unit_price": "904"}])
+    assert (invoice["currency"], invoice["total"], invoice["lines"][0]["amount"]) == (
+        "JPY",
+        "904",
+        "904",
+    )
+    r = await command(client, tenant, f"{invoice['id']}/lines", {**CONSULT, "unit_price": "0.50"})
+    assert error_fields(r) == {"unit_price"}
+    assert "at most 0 decimal places (JPY)" in r.json()["errors"][0]["message"]
+
+
+async def test_a_tenant_currency_must_be_iso_4217(client: httpx.AsyncClient) -> None:
+    slug = f"clinic-{uuid.uuid4().hex[:12]}"
+    body = {"name": "X", "slug": slug, "currency": "XYZ"}
+    r = await client.post("/v1/tenants", json=body, headers=bearer(["PLATFORM_ADMIN"]))
+    assert error_fields(r) == {"currency"}
+    kwd = await new_tenant(client, currency="KWD")
+    invoice = await draft(client, kwd, [{**CONSULT, "unit_price": "1.25"}])
+    assert invoice["total"] == "1.250"
+
+
+async def test_thresholds_and_caps_are_held_to_their_places(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    admin = tenant.as_role("CLINIC_ADMIN")
+    for change in (
+        {"discount_threshold_percent": "5.555"},
+        {"invoice_max_total": "1e3"},
+        {"invoice_max_total": "0"},
+    ):
+        r = await client.patch("/v1/tenant/policy", json=change, headers=admin)
+        assert error_fields(r) == set(change), r.text
+
+
+async def test_an_invoice_total_is_capped_by_the_tenant(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """The finance day's 1,999,999,999,980,000.00 invoice cannot be issued any more."""
+    huge = {**CONSULT, "quantity": 10_000, "unit_price": "999999999.99"}
+    patient = await create_patient(client, tenant)
+    body = {"patient_id": patient["id"], "lines": [huge] * 2}
+    r = await client.post("/v1/invoices", json=body, headers=tenant.as_role("RECEPTIONIST"))
+    assert error_fields(r) == {"lines"}
+    invoice = await draft(client, tenant, [CONSULT])
+    admin = tenant.as_role("CLINIC_ADMIN")
+    r = await client.patch("/v1/tenant/policy", json={"invoice_max_total": "100"}, headers=admin)
+    assert r.status_code == 200, r.text
+    r = await command(client, tenant, f"{invoice['id']}/lines", {**CONSULT, "unit_price": "20.01"})
+    assert error_fields(r) == {"unit_price"}
+    r = await client.patch("/v1/tenant/policy", json={"invoice_max_total": "50"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert_problem(await command(client, tenant, f"{invoice['id']}/issue"), 409, "INVOICE_OVER_CAP")

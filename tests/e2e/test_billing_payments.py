@@ -4,6 +4,7 @@ ledger they leave: the whole path of one invoice, then each rule on its own."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -26,9 +27,12 @@ from e2e_helpers import assert_problem, error_fields
 from fastapi import FastAPI
 from support import TenantFixture
 
+from backend.auth.principal import Principal, Role
 from backend.billing import service
 from backend.billing.gateway import FakeGateway, RefundRequest
-from backend.billing.payment import payment_stream_id
+from backend.billing.payment import payment_stream_id, refund_id_for
+from backend.eventstore import EventStore
+from backend.handling import CommandResult, RequestContext, run_command
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ async def stream_events(
 def assert_balanced(book: dict[str, Any]) -> None:
     """Every journal balances, and so does the whole."""
     journals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    for entry in book["entries"]:
+    for entry in book["items"]:
         journals[entry["journal_id"]][0] += Decimal(entry["debit"])
         journals[entry["journal_id"]][1] += Decimal(entry["credit"])
     assert journals
@@ -129,11 +133,11 @@ async def test_an_invoice_from_draft_to_refund(
     assert_problem(r, 403, "FORBIDDEN")
     r = await command(client, tenant, f"{invoice_id}/refunds", refund, role="FINANCE_BILLING")
     assert r.status_code == 201, r.text
-    refunded = r.json()
+    refunded = r.json()  # the refund cancels 10.00 of the charge: nothing more is owed
     assert (refunded["status"], refunded["refunded"], refunded["balance"]) == (
-        "partially_paid",
+        "paid",
         "10.00",
-        "10.00",
+        "0.00",
     )
     assert refunded["refund"]["gateway_reference"].startswith("fakepay_re_")
     [asked] = gateway.refunds.values()
@@ -156,10 +160,10 @@ async def test_an_invoice_from_draft_to_refund(
     ]
     final = await read_invoice(client, tenant, invoice_id, r.json()["position"])
     assert (final["status"], final["paid"], final["refunded"], final["balance"]) == (
-        "partially_paid",
+        "paid",
         "80.01",
         "50.00",
-        "50.00",
+        "0.00",
     )
 
     book = await ledger(client, tenant, invoice_id, r.json()["position"])
@@ -171,15 +175,15 @@ async def test_an_invoice_from_draft_to_refund(
         "refunds": ("50.00", "0.00"),
         "revenue": ("0.00", "100.01"),
     }
-    assert len({e["journal_id"] for e in book["entries"]}) == 5  # issue, 2 captures, 2 refunds
+    assert len({e["journal_id"] for e in book["items"]}) == 5  # issue, 2 captures, 2 refunds
     tenant_wide = await client.get(
         "/v1/ledger",
         params={"min_position": r.json()["position"], "limit": 2},
         headers=tenant.as_role("FINANCE_BILLING"),
     )
     page = tenant_wide.json()
-    assert len({e["journal_id"] for e in page["entries"]}) == 2
-    assert page["next_after_position"] is not None
+    assert len(page["items"]) == 2  # postings, in commit order
+    assert page["next_cursor"] is not None
     assert totals(page) == totals(book)
 
 
@@ -317,7 +321,7 @@ async def test_payments_and_ledgers_stay_in_their_tenant(
     r = await command(client, other_tenant, f"{invoice['id']}/refunds", refund, role="CLINIC_ADMIN")
     assert_problem(r, 404, "NOT_FOUND")
     book = await ledger(client, other_tenant, invoice["id"], paid["position"])
-    assert book == {"entries": [], "next_after_position": None, "totals": []}
+    assert book == {"items": [], "next_cursor": None, "totals": []}
     r = await client.get(
         "/v1/ledger", params={"invoice_id": invoice["id"]}, headers=tenant.as_role("RECEPTIONIST")
     )
@@ -380,3 +384,172 @@ async def test_a_provider_too_slow_to_refund_records_nothing(
         app.state.gateway = before
     assert_problem(r, 502, "GATEWAY_ERROR")
     assert await stream_events(client, tenant, "payment", paid["id"]) == ["PaymentCaptured"]
+
+
+class _RefundsThenTimesOut(FakeGateway):
+    """A provider that refunds and then answers after the refund's time limit, once."""
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        super().__init__(secrets)
+        self.slow_once = True
+
+    async def refund(self, request: RefundRequest) -> str:
+        reference = await super().refund(request)
+        if self.slow_once:
+            self.slow_once = False
+            await asyncio.sleep(service.GATEWAY_SECONDS * 5)
+        return reference
+
+
+async def test_a_refund_retried_after_a_provider_timeout_refunds_once(
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    app: FastAPI,
+    store: EventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The provider refunded but we answered 502: the refund id, the provider's idempotency
+    key, derives from the request's Idempotency-Key, so asking again refunds nothing more.
+    The retry goes through HTTP (answered with the stored 502 or, where refused commands store
+    nothing, with the refund) and through the handler the route runs; either way the provider
+    holds one refund and the books record it at most once."""
+    monkeypatch.setattr(service, "GATEWAY_SECONDS", 0.2)
+    invoice = await issued(client, tenant, [CONSULT])
+    paid = (await deliver(client, capture_body(tenant, invoice["id"], "80.00"))).json()
+    provider = _RefundsThenTimesOut(app.state.settings.payment_webhook_secrets)
+    before = app.state.gateway  # not monkeypatch: it would delete it from app.state after
+    app.state.gateway = provider
+    try:
+        headers = {**tenant.as_role("FINANCE_BILLING", actor="fin-1"), "Idempotency-Key": "rf-1"}
+        path = f"/v1/invoices/{invoice['id']}/refunds"
+        refund = {"payment_id": paid["id"], "amount": "30.00", "reason": "lab not done"}
+        first = await client.post(path, json=refund, headers=headers)
+        assert_problem(first, 502, "GATEWAY_ERROR")
+        [asked] = provider.refunds.values()
+        assert asked.refund_id == refund_id_for(tenant.id, "fin-1", "rf-1")
+        again = await client.post(path, json=refund, headers=headers)
+        assert again.status_code in (201, 502), again.text
+        retried = await _refund_as_the_route_does(store, tenant, provider, invoice, paid, asked)
+        once_more = await _refund_as_the_route_does(store, tenant, provider, invoice, paid, asked)
+    finally:
+        app.state.gateway = before
+    assert len(provider.refunds) == 1
+    assert await stream_events(client, tenant, "payment", paid["id"]) == [
+        "PaymentCaptured",
+        "RefundIssued",
+    ]
+    assert retried.view["refund"] == once_more.view["refund"]
+    assert retried.view["refund"]["gateway_reference"] == f"fakepay_re_{asked.refund_id.hex}"
+    assert once_more.view["refunded"] == "30.00"
+
+
+async def _refund_as_the_route_does(
+    store: EventStore,
+    tenant: TenantFixture,
+    gateway: FakeGateway,
+    invoice: dict[str, Any],
+    paid: dict[str, Any],
+    asked: RefundRequest,
+) -> CommandResult:
+    ctx = RequestContext(
+        Principal("fin-1", tenant.id, frozenset({Role.FINANCE_BILLING})),
+        "req",
+        "corr",
+        dt.datetime.now(dt.UTC),
+    )
+    return await run_command(
+        store,
+        ctx,
+        tenant.id,
+        lambda s: service.refund(
+            s,
+            gateway,
+            uuid.UUID(invoice["id"]),
+            refund_id_for(tenant.id, "fin-1", "rf-1"),
+            uuid.UUID(paid["id"]),
+            asked.amount,
+            "lab not done",
+        ),
+    )
+
+
+async def test_a_provider_payment_id_is_captured_for_one_tenant_only(
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    other_tenant: TenantFixture,
+    store: EventStore,
+) -> None:
+    """The other tenant's claim on an id already captured is refused and recorded (for finance
+    to reconcile), and neither tenant can read the other's claims."""
+    ours = await issued(client, tenant, [CONSULT])
+    theirs = await issued(client, other_tenant, [CONSULT])
+    body = capture_body(tenant, ours["id"], "80.00")
+    assert (await deliver(client, body)).status_code == 200
+    claim = {**body, "tenant_id": str(other_tenant.id), "invoice_id": theirs["id"]}
+    refused = await deliver(client, claim)
+    assert error_fields(refused, "PAYMENT_CLAIMED_ELSEWHERE") == {"payment_id"}
+    again = await deliver(client, claim)
+    assert again.status_code == 422 and again.json() == refused.json()
+    stream = str(payment_stream_id("fakepay", body["payment_id"]))
+    assert await stream_events(client, other_tenant, "payment", stream) == ["PaymentRefused"]
+    assert await stream_events(client, tenant, "payment", stream) == ["PaymentCaptured"]
+    unpaid = await read_invoice(client, other_tenant, theirs["id"], theirs["position"])
+    assert unpaid["paid"] == "0.00"
+    for who, seen in ((tenant, 1), (other_tenant, 0)):
+        async with store.transaction(who.id) as conn:
+            rows = await conn.fetch(
+                "SELECT tenant_id FROM payment_claims WHERE provider_payment_id = $1",
+                body["payment_id"],
+            )
+        assert [r["tenant_id"] for r in rows] == [tenant.id] * seen
+
+
+async def test_concurrent_claims_of_two_tenants_capture_once(
+    client: httpx.AsyncClient, tenant: TenantFixture, other_tenant: TenantFixture
+) -> None:
+    ours = await issued(client, tenant, [CONSULT])
+    theirs = await issued(client, other_tenant, [CONSULT])
+    body = capture_body(tenant, ours["id"], "80.00")
+    claim = {**body, "tenant_id": str(other_tenant.id), "invoice_id": theirs["id"]}
+    replies = await asyncio.gather(*(deliver(client, b) for b in (body, claim) * 3))
+    captured = {r.json()["id"] for r in replies if r.status_code == 200}
+    refused = [r for r in replies if r.status_code == 422]
+    assert len(captured) == 1 and len(refused) == 3, [r.text for r in replies]
+    assert {r.json()["code"] for r in refused} == {"PAYMENT_CLAIMED_ELSEWHERE"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"amount": "1e2"}, "amount"),
+        ({"amount": "+5.00"}, "amount"),
+        ({"amount": "1_000.00"}, "amount"),
+        ({"amount": " 1.00"}, "amount"),
+        ({"amount": "\u0661\u0662.\u0665\u0660"}, "amount"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"amount": "80.5", "currency": "JPY"}, "amount"),
+    ],
+)
+async def test_a_captured_amount_is_money_in_its_currency(
+    client: httpx.AsyncClient, tenant: TenantFixture, change: dict[str, str], field: str
+) -> None:
+    invoice = await issued(client, tenant, [CONSULT])
+    body = {**capture_body(tenant, invoice["id"], "80.00"), **change}
+    assert error_fields(await deliver(client, body)) == {field}
+    stream = payment_stream_id("fakepay", body["payment_id"])
+    missing = await client.get(
+        f"/v1/streams/payment/{stream}/events", headers=tenant.as_role("AUDITOR")
+    )
+    assert_problem(missing, 404, "NOT_FOUND")  # nothing recorded
+
+
+@pytest.mark.parametrize("amount", ["1e-2", "0.001", "+1.00", "0"])
+async def test_a_refund_amount_is_money_in_the_payments_currency(
+    client: httpx.AsyncClient, tenant: TenantFixture, gateway: FakeGateway, amount: str
+) -> None:
+    invoice = await issued(client, tenant, [CONSULT])
+    paid = (await deliver(client, capture_body(tenant, invoice["id"], "80.00"))).json()
+    refund = {"payment_id": paid["id"], "amount": amount, "reason": "x"}
+    r = await command(client, tenant, f"{invoice['id']}/refunds", refund, role="CLINIC_ADMIN")
+    assert error_fields(r) == {"amount"}
+    assert gateway.refunds == {}

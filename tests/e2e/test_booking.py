@@ -101,13 +101,14 @@ async def test_other_practitioner_may_take_the_same_time(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     patient = await create_patient(client, tenant)
+    other_patient = await create_patient(client, tenant)
     first = await create_practitioner(client, tenant)
     second = await create_practitioner(client, tenant)
     start = _nine_tomorrow()
     assert (
         await book(client, tenant, patient["id"], first["id"], start, start + 30 * MIN)
     ).is_success
-    r = await book(client, tenant, patient["id"], second["id"], start, start + 30 * MIN)
+    r = await book(client, tenant, other_patient["id"], second["id"], start, start + 30 * MIN)
     assert r.status_code == 201, r.text
 
 

@@ -20,8 +20,10 @@ PRACTITIONERS = 4
 async def test_concurrent_overlapping_bookings_admit_exactly_one(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    patient = await create_patient(client, tenant)
     docs = [(await create_practitioner(client, tenant))["id"] for _ in range(PRACTITIONERS)]
+    # A patient per practitioner: one patient in four places at once is refused on its own
+    # (test_booking_rules.py).
+    patients = {doc: (await create_patient(client, tenant))["id"] for doc in docs}
     nine = (now() + dt.timedelta(days=4)).replace(hour=9, minute=0, second=0, microsecond=0)
     # Every booking contains 09:30, so each pair overlaps; they differ in their edges.
     tries = [
@@ -31,7 +33,7 @@ async def test_concurrent_overlapping_bookings_admit_exactly_one(
     ]
     random.shuffle(tries)
     responses = await asyncio.gather(
-        *(book(client, tenant, patient["id"], doc, s, e) for doc, s, e in tries)
+        *(book(client, tenant, patients[doc], doc, s, e) for doc, s, e in tries)
     )
 
     for doc in docs:

@@ -1,42 +1,15 @@
 """Hostile and extreme input becomes a 4xx problem, never a 500; real 500s stay well-formed.
 
-These use their own client that turns unhandled exceptions into the 500 a real server sends,
-instead of re-raising them into the test.
+These use a client (tests/e2e/conftest.py) that turns unhandled exceptions into the 500 a real
+server sends, instead of re-raising them into the test.
 """
 
 import os
-from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
-import pytest
 from e2e_helpers import create_patient, create_practitioner, patient_body
 from structlog.testing import capture_logs
 from support import TenantFixture
-
-from backend.bootstrap import Resources, create_app
-from backend.eventstore import EventStore
-from backend.settings import Settings
-
-
-@pytest.fixture(scope="module")
-async def server(
-    settings: Settings,
-    owner_dsn: str,
-    app_pool: asyncpg.Pool,
-    store: EventStore,
-    projector_pool: asyncpg.Pool,
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, Resources(owner_dsn, app_pool, store, projector_pool))
-
-    @app.get("/_boom", include_in_schema=False)
-    async def boom() -> None:
-        raise RuntimeError("kaboom")
-
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
 
 
 def _client_error(r: httpx.Response, field: str | None = None) -> None:

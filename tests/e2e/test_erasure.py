@@ -113,7 +113,7 @@ async def test_an_erased_patient_takes_no_changes_and_no_bookings(
     erased = await _erased(client, tenant)
     r = await client.patch(
         f"/v1/patients/{erased['id']}",
-        json={"phone": "+1 555 0100"},
+        json={"phone": "+1 212 555 0100"},
         headers=tenant.as_role("NURSE"),
     )
     assert_problem(r, 409, "PATIENT_ERASED")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -126,7 +127,7 @@ async def test_min_position_of_a_visit_and_an_invoice_command_is_honoured(
         "invoice_id": invoice["id"],
         "currency": "USD",
         "total": "80.00",
-        "balance": "80.00",
+        "balance": "0.00",  # a draft owes nothing until it is issued
     }
 
 
@@ -176,13 +177,12 @@ async def test_a_visit_without_services_shows_no_invoice(
     assert item["payment"]["status"] == "none"
 
 
-async def test_a_position_no_read_model_reached_is_503(
+async def test_a_position_the_store_never_reached_is_refused(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     patient = await create_patient(client, tenant)
     r = await front_desk_day(client, tenant, DAY, patient["position"] + 1_000_000)
-    assert_problem(r, 503, "PROJECTION_LAGGING")
-    assert r.headers["Retry-After"] == "1"
+    assert_problem(r, 422, "VALIDATION_ERROR")
 
 
 @pytest.mark.parametrize("role", ["PATIENT", "AUDITOR", "FINANCE_BILLING", "LAB_TECHNICIAN"])
@@ -221,3 +221,94 @@ async def test_another_tenants_appointments_are_not_listed(
     assert r.json()["items"] == []
     r = await front_desk_day(client, tenant, DAY, mine["position"])
     assert [x["appointment_id"] for x in r.json()["items"]] == [mine["id"]]
+
+
+async def test_walk_ins_are_on_the_day_they_opened_in_the_tenants_time_zone(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """Visits opened without an appointment are on the desk, among the appointments by time,
+    on the tenant's day; a visit opened from an appointment is on it once, as the appointment."""
+    r = await client.patch(
+        "/v1/tenant/policy",
+        json={"timezone": "America/New_York"},
+        headers=tenant.as_role("CLINIC_ADMIN"),
+    )
+    assert r.status_code == 200, r.text
+    zone = ZoneInfo("America/New_York")
+    patient = await create_patient(client, tenant, given_name="Walk", family_name="In")
+    doctor = await create_practitioner(client, tenant, "Dr. House")
+    opened_at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).replace(microsecond=0)
+    walk_in = await call(
+        client,
+        "/v1/visits",
+        {
+            "patient_id": patient["id"],
+            "practitioner_id": doctor["id"],
+            "reason": "sprained ankle",
+            "opened_at": opened_at.isoformat(),
+        },
+        tenant.as_role("RECEPTIONIST"),
+    )
+    start = opened_at - dt.timedelta(hours=1)
+    earlier = await call(
+        client,
+        "/v1/appointments",
+        {
+            "patient_id": (await create_patient(client, tenant))["id"],
+            "practitioner_id": doctor["id"],
+            "start": start.isoformat(),
+            "end": (start + dt.timedelta(minutes=30)).isoformat(),
+            "back_charting_reason": "seen, booked late",
+        },
+        tenant.as_role("RECEPTIONIST"),
+    )
+    from_appointment = await visit_from(client, tenant, earlier)
+    day = opened_at.astimezone(zone).date()
+    r = await front_desk_day(client, tenant, day, from_appointment["position"])
+    items = r.json()["items"]
+    if start.astimezone(zone).date() == day:  # both on the day (not just after midnight)
+        assert [i["kind"] for i in items] == ["appointment", "walk_in"]
+        assert items[0]["visit"]["id"] == from_appointment["id"]
+    (item,) = [i for i in items if i["kind"] == "walk_in"]
+    assert item["appointment_id"] is None and item["end"] is None and item["status"] is None
+    assert dt.datetime.fromisoformat(item["start"]) == opened_at
+    assert item["reason"] == "sprained ankle"
+    assert item["patient"] == {"id": patient["id"], "name": "Walk In"}
+    assert item["practitioner"] == {"id": doctor["id"], "name": "Dr. House"}
+    assert item["visit"] == {"id": walk_in["id"], "status": "open"}
+    assert item["payment"]["status"] == "none"
+    r = await front_desk_day(client, tenant, day + dt.timedelta(days=1), walk_in["position"])
+    assert r.json()["items"] == []
+
+
+async def test_pages_run_through_appointments_and_walk_ins(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    doctor = await create_practitioner(client, tenant)
+    opened = []
+    for hours in (5, 4, 3):
+        patient = await create_patient(client, tenant)
+        at_ = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).replace(microsecond=0)
+        body = {"patient_id": patient["id"], "practitioner_id": doctor["id"]}
+        visit = await call(
+            client, "/v1/visits", {**body, "opened_at": at_.isoformat()}, tenant.as_role("NURSE")
+        )
+        opened.append((at_, visit))
+    days = {at_.date() for at_, _ in opened}
+    seen: list[str] = []
+    for day in sorted(days):
+        params: dict[str, Any] = {
+            "date": day.isoformat(),
+            "limit": 1,
+            "min_position": opened[-1][1]["position"],
+        }
+        while True:
+            r = await client.get(
+                "/v1/front-desk/day", params=params, headers=tenant.as_role("RECEPTIONIST")
+            )
+            body = r.json()
+            seen += [i["visit"]["id"] for i in body["items"]]
+            if body["next_cursor"] is None:
+                break
+            params["cursor"] = body["next_cursor"]
+    assert seen == [visit["id"] for _, visit in opened]

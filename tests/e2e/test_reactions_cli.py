@@ -39,16 +39,18 @@ async def test_run_starts_and_stops_on_sigterm(owner_dsn: str) -> None:
     proc = await _cli(owner_dsn, "run")
     assert proc.stdout is not None
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 20)
-        assert b"reactions_started" in line, line
+        seen = []
+        while not seen or b"reactions_started" not in seen[-1]:  # after the plugins load
+            seen.append(await asyncio.wait_for(proc.stdout.readline(), 90))
+            assert seen[-1], seen
     finally:
         proc.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(proc.communicate(), 20)
+        output, _ = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode == 0, output.decode()
 
 
 async def test_status_lists_every_reaction(owner_dsn: str) -> None:
     proc = await _cli(owner_dsn, "status")
-    output, _ = await asyncio.wait_for(proc.communicate(), 20)
+    output, _ = await asyncio.wait_for(proc.communicate(), 90)
     assert proc.returncode == 0, output.decode()
     assert output.decode().split()[0] == "appointment-reminder"

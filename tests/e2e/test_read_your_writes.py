@@ -2,6 +2,7 @@
 when it cannot, X-Projection-Position on every read; the practitioner's day (free/busy)."""
 
 import datetime as dt
+import time
 import uuid
 
 import httpx
@@ -25,17 +26,20 @@ async def test_a_read_after_a_write_reflects_it_and_says_how_far_it_is(
     assert int(listed.headers["X-Projection-Position"]) >= 0
 
 
-async def test_a_position_not_reached_in_time_is_503_with_retry_after(
+async def test_a_position_the_store_never_reached_is_refused_at_once(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
+    """It could never be reached: no wait, no 503, a 422 naming the parameter."""
     created = await create_patient(client, tenant)
+    began = time.monotonic()
     r = await client.get(
         f"/v1/patients/{created['id']}",
         params={"min_position": created["position"] + 1_000_000},
         headers=tenant.as_role("NURSE"),
     )
-    assert_problem(r, 503, "PROJECTION_LAGGING")
-    assert r.headers["Retry-After"] == "1"
+    assert time.monotonic() - began < 1
+    assert_problem(r, 422, "VALIDATION_ERROR")
+    assert {e["field"] for e in r.json()["errors"]} == {"min_position"}
 
 
 async def test_min_position_must_be_a_positive_integer(

@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 import httpx
-from e2e_helpers import create_patient
+from e2e_helpers import create_patient, error_fields, patient_body
 from structlog.testing import capture_logs
 from support import TenantFixture
 
@@ -83,3 +83,33 @@ async def test_request_and_correlation_ids_are_recorded_with_the_events(
     assert event["request_id"] == headers["X-Request-ID"]
     assert event["correlation_id"] == "visit-flow-7"
     assert event["roles"] == ["RECEPTIONIST"]
+
+
+async def test_an_invalid_request_id_is_replaced_by_a_generated_one(
+    client: httpx.AsyncClient,
+) -> None:
+    longest = "r" * 128
+    assert (await client.get("/health", headers={"X-Request-ID": longest})).headers[
+        "x-request-id"
+    ] == longest
+    for invalid in ("r" * 129, "two words", 'quote"d', "caf\u00e9"):
+        r = await client.get("/health", headers={"X-Request-ID": invalid.encode("latin-1")})
+        assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"]), invalid
+
+
+async def test_an_invalid_correlation_id_is_refused_naming_the_header(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """It would be recorded in every event of the command, hash-chained and kept forever."""
+    staff = tenant.as_role("RECEPTIONIST")
+    for invalid in ("c" * 129, "two words", "a,b"):
+        headers = {**staff, "X-Correlation-ID": invalid}
+        r = await client.post("/v1/patients", json=patient_body(), headers=headers)
+        assert error_fields(r) == {"X-Correlation-ID"}, invalid
+    longest = {**staff, "X-Correlation-ID": "c" * 128}
+    created = await client.post("/v1/patients", json=patient_body(), headers=longest)
+    assert created.status_code == 201, created.text
+    r = await client.get(
+        f"/v1/streams/patient/{created.json()['id']}/events", headers=tenant.as_role("AUDITOR")
+    )
+    assert r.json()["events"][0]["correlation_id"] == "c" * 128

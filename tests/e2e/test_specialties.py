@@ -7,37 +7,9 @@ from typing import Any
 
 import httpx
 from admission_helpers import define_ward
-from e2e_helpers import assert_problem, create_practitioner, error_fields, patient_body
+from e2e_helpers import assert_problem, create_practitioner, error_fields
+from specialty_helpers import ADMIN, enable, history, register
 from support import TenantFixture, bearer, new_tenant
-
-ADMIN = "CLINIC_ADMIN"
-
-
-async def enable(client: httpx.AsyncClient, tenant: TenantFixture, *names: str) -> httpx.Response:
-    return await client.put(
-        "/v1/tenant/specialties",
-        json={"specialties": list(names)},
-        headers=tenant.as_role(ADMIN),
-    )
-
-
-async def register(
-    client: httpx.AsyncClient, tenant: TenantFixture, **overrides: Any
-) -> httpx.Response:
-    return await client.post(
-        "/v1/patients", json=patient_body(**overrides), headers=tenant.as_role("RECEPTIONIST")
-    )
-
-
-async def history(
-    client: httpx.AsyncClient, tenant: TenantFixture, stream_type: str, stream_id: str
-) -> list[dict[str, Any]]:
-    r = await client.get(
-        f"/v1/streams/{stream_type}/{stream_id}/events", headers=tenant.as_role("AUDITOR")
-    )
-    assert r.status_code == 200, r.text
-    items: list[dict[str, Any]] = r.json()["events"]
-    return items
 
 
 async def test_the_registry_lists_both_plugins_with_their_versions(
@@ -343,7 +315,11 @@ async def test_a_repeat_arthroplasty_of_the_same_joint_is_refused(
 async def test_the_readiness_check_reports_plugins(client: httpx.AsyncClient) -> None:
     r = await client.get("/health/ready")
     assert r.status_code == 200
-    assert r.json()["plugins"]["loaded"] == {"cardiac": "1.2.0", "orthopedics": "1.0.0"}
+    assert r.json()["plugins"]["loaded"] == {
+        "cardiac": "1.2.0",
+        "diabetes": "1.0.0",
+        "orthopedics": "1.1.0",
+    }
     r = await client.post("/v1/specialties/reload", headers=bearer(["CLINIC_ADMIN"]))
     assert_problem(r, 403, "FORBIDDEN")
 

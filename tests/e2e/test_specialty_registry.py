@@ -5,19 +5,19 @@ end to end."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from e2e_helpers import create_practitioner, error_fields
+from specialty_helpers import enable, own_plugins, register, write_plugin
 from support import TenantFixture, bearer
 
-from backend.plugins import registry
 from backend.settings import Settings
+from backend.specialties import registry
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
 BROKEN = """apiVersion: caretrail.io/v1
 kind: SpecialtyPlugin
 metadata: {name: neuro, version: 1.0.0, displayName: Neurology}
@@ -35,21 +35,15 @@ spec:
 
 
 @pytest.fixture
-def plugins_dir(tmp_path: Path) -> Iterator[Path]:
+async def plugins_dir(tmp_path: Path) -> AsyncIterator[Path]:
     """The app's registry reads a copy of the fixtures plus a broken plugin, for this test."""
-    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
-    (tmp_path / "neuro").mkdir()
-    (tmp_path / "neuro" / "manifest.yaml").write_text(BROKEN)
+    write_plugin(tmp_path, "neuro", BROKEN)
     settings = Settings(
         CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x", CARETRAIL_PLUGINS_DIR=str(tmp_path)
     )
     assert settings.plugins_dir is not None
-    own = registry.PluginRegistry(Path(settings.plugins_dir))
-    own.reload()
-    previous = registry.install(own)
-    yield tmp_path
-    assert previous is not None
-    registry.install(previous)
+    async with own_plugins(Path(settings.plugins_dir)):
+        yield tmp_path
 
 
 async def test_a_broken_manifest_is_reported_not_fatal_and_reload_fixes_it(
@@ -153,3 +147,48 @@ async def test_a_third_plugin_from_its_folder_alone_works_end_to_end(
     ]
     assert body["calculations"]["dermatology.abcde_count"]["result"] == "3"
     assert body["specialty_events"][0]["plugin_version"] == "0.3.1"
+
+
+async def _rows(client: httpx.AsyncClient, tenant: TenantFixture) -> dict[str, Any]:
+    r = await client.get("/v1/specialties", headers=tenant.as_role("CLINIC_ADMIN"))
+    assert r.status_code == 200, r.text
+    return {row["name"]: row for row in r.json()["items"]}
+
+
+async def test_a_bad_reload_keeps_the_last_good_version_serving(
+    client: httpx.AsyncClient, tenant: TenantFixture, plugins_dir: Path
+) -> None:
+    assert (await enable(client, tenant, "dermatology")).status_code == 200
+    manifest = plugins_dir / "dermatology" / "manifest.yaml"
+    good = manifest.read_text()
+    manifest.write_text(good.replace("type: enum", "type: enumm", 1).replace("0.3.1", "0.4.0"))
+    r = await client.post("/v1/specialties/reload", headers=bearer(["PLATFORM_ADMIN"]))
+    assert r.status_code == 200, r.text
+    row = (await _rows(client, tenant))["dermatology"]
+    assert (row["status"], row["version"], row["enabled"]) == ("previous_version", "0.3.1", True)
+    assert row["problems"][0]["path"].startswith("$.spec.fields[0]")
+    r = await register(client, tenant, specialty_data={"dermatology": {"fitzpatrick_type": "II"}})
+    assert r.status_code == 201, "writes accept what GET /v1/specialties says is enabled"
+    assert (await client.get("/health/ready")).json()["plugins"]["loaded"]["dermatology"] == "0.3.1"
+
+    manifest.write_text(good.replace("0.3.1", "0.4.0"))
+    r = await client.post("/v1/specialties/reload", headers=bearer(["PLATFORM_ADMIN"]))
+    row = {row["name"]: row for row in r.json()["items"]}["dermatology"]
+    assert (row["status"], row["version"], row["problems"]) == ("loaded", "0.4.0", [])
+
+
+async def test_enabled_says_what_writes_accept_when_a_plugin_does_not_serve(
+    client: httpx.AsyncClient, tenant: TenantFixture, plugins_dir: Path
+) -> None:
+    """Enabled by the tenant, but invalid since the API started: neither shown enabled nor
+    accepted, until it loads again."""
+    fixed = BROKEN.replace("\"__import__('os').system('id')\"", "3 if gcs <= 8 else 1")
+    (plugins_dir / "neuro" / "manifest.yaml").write_text(fixed)
+    registry.active().reload()
+    assert (await enable(client, tenant, "neuro")).status_code == 200
+    (plugins_dir / "neuro" / "manifest.yaml").write_text(BROKEN)
+    async with own_plugins(plugins_dir):  # a restart: no previous version to keep
+        row = (await _rows(client, tenant))["neuro"]
+        assert (row["status"], row["version"], row["enabled"]) == ("invalid", None, False)
+        r = await register(client, tenant, specialty_data={"neuro": {"gcs": 9}})
+        assert error_fields(r) == {"specialty_data.neuro"}

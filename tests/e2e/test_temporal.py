@@ -53,8 +53,21 @@ async def test_at_a_version(client: httpx.AsyncClient, tenant: TenantFixture) ->
     h = await _history(client, tenant)
     body = (await _state(client, tenant, h["id"], version=1)).json()
     assert (body["version"], body["state"]["family_name"]) == (1, "Godwin")
-    assert (await _state(client, tenant, h["id"], version=9)).json()["version"] == 2
+    assert (await _state(client, tenant, h["id"], version=2)).json()["version"] == 2
     assert (await _state(client, tenant, h["id"], version=0)).status_code == 422
+
+
+async def test_a_version_the_stream_does_not_have_is_404(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """Not the last version under another number: the state at version 99 never existed."""
+    h = await _history(client, tenant)
+    body = assert_problem(await _state(client, tenant, h["id"], version=99), 404, "NOT_FOUND")
+    assert "has no version 99 (last: 2)" in body["detail"]
+    # Nor one recorded only after the moment asked about.
+    r = await _state(client, tenant, h["id"], version=2, as_of=h["between"])
+    assert_problem(r, 404, "NOT_FOUND")
+    assert (await _state(client, tenant, h["id"], version=1, as_of=h["between"])).status_code == 200
 
 
 async def test_as_of_a_recording_time(client: httpx.AsyncClient, tenant: TenantFixture) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 
 import httpx
-from e2e_helpers import iso, now
+from e2e_helpers import create_patient, create_practitioner, iso, now
 from support import TenantFixture
 from visit_helpers import ok, open_walk_in
 
@@ -44,3 +44,34 @@ async def _tick() -> dt.datetime:
     moment = now()
     await asyncio.sleep(0.05)
     return moment
+
+
+async def test_before_the_visit_began_it_did_not_exist_even_with_earlier_vitals(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """A visit opened late (triage before the desk entered it) begins at its `opened_at`:
+    before that it did not exist (404, not an empty state without an id), and no reading can
+    be timed before it (422), so no state ever has readings and no patient."""
+    began = now() - dt.timedelta(hours=2)
+    patient = await create_patient(client, tenant)
+    doctor = await create_practitioner(client, tenant)
+    body = {"patient_id": patient["id"], "practitioner_id": doctor["id"], "opened_at": iso(began)}
+    r = await client.post("/v1/visits", json=body, headers=tenant.as_role("RECEPTIONIST"))
+    assert r.status_code == 201, r.text
+    path = f"/v1/visits/{r.json()['id']}"
+    as_doctor = tenant.as_role("DOCTOR", actor=doctor["id"])
+    too_early = {"heart_rate": 70, "occurred_at": iso(began - dt.timedelta(minutes=5))}
+    refused = await client.post(f"{path}/vitals", json=too_early, headers=as_doctor)
+    assert refused.status_code == 422, refused.text
+    taken = began + dt.timedelta(minutes=10)
+    pulse = {"heart_rate": 64, "occurred_at": iso(taken)}
+    assert (await client.post(f"{path}/vitals", json=pulse, headers=as_doctor)).status_code == 200
+    stream = f"/v1/streams/visit/{r.json()['id']}"
+    auditor = tenant.as_role("AUDITOR")
+    before = await client.get(
+        stream, params={"valid_at": iso(began - dt.timedelta(minutes=1))}, headers=auditor
+    )
+    assert before.status_code == 404, before.text
+    after = await client.get(stream, params={"valid_at": iso(taken)}, headers=auditor)
+    assert after.status_code == 200, after.text
+    assert [v["heart_rate"] for v in after.json()["state"]["vitals"]] == [64]

@@ -27,7 +27,7 @@ async def test_vitals_now(client: httpx.AsyncClient, tenant: TenantFixture) -> N
 async def test_late_charted_vitals_occurred_in_the_past(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    visit = await open_walk_in(client, tenant)
+    visit = await open_walk_in(client, tenant, opened_at=iso(now() - dt.timedelta(hours=6)))
     taken = (now() - dt.timedelta(hours=5)).replace(microsecond=0)
     recorded = await ok(client, visit, "/vitals", {"occurred_at": iso(taken), "spo2": 97}, "DOCTOR")
     assert when(recorded["vitals"][0]["taken_at"]) == taken
@@ -43,7 +43,7 @@ async def test_late_charted_vitals_occurred_in_the_past(
 async def test_vitals_time_is_bounded_by_the_clock_and_the_policy(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    visit = await open_walk_in(client, tenant)
+    visit = await open_walk_in(client, tenant, opened_at=iso(now() - dt.timedelta(hours=3)))
     for moment in (now() + dt.timedelta(minutes=5), now() - dt.timedelta(hours=73)):
         r = await send(client, visit, "/vitals", {"occurred_at": iso(moment), "spo2": 97}, "NURSE")
         assert error_fields(r) == {"occurred_at"}
@@ -105,9 +105,9 @@ async def test_prescription(client: httpx.AsyncClient, tenant: TenantFixture) ->
     for role in ("NURSE", "PHARMACIST", "RECEPTIONIST"):
         r = await send(client, visit, "/prescriptions", RX, role)
         assert_problem(r, 403, "FORBIDDEN")
-    r = await send(client, visit, "/prescriptions", {**RX, "duration_days": 0}, "DOCTOR")
+    r = await send(client, visit, "/prescriptions", {**RX, "duration_days": 0}, doctor)
     assert error_fields(r) == {"duration_days"}
-    r = await send(client, visit, "/prescriptions", {**RX, "dose": ""}, "DOCTOR")
+    r = await send(client, visit, "/prescriptions", {**RX, "dose": ""}, doctor)
     assert error_fields(r) == {"dose"}
 
 

@@ -93,7 +93,7 @@ async def test_open_from_an_appointment_checks_it(
 
 async def test_note_revisions(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
     visit = await open_walk_in(client, tenant)
-    first = await ok(client, visit, "/note", NOTE, "NURSE", "PUT")
+    first = await ok(client, visit, "/note", NOTE, "DOCTOR", "PUT")
     assert (first["note_revision"], first["version"], first["note"]) == (1, 2, NOTE)
     same = await ok(client, visit, "/note", NOTE, "DOCTOR", "PUT")
     assert (same["note_revision"], same["version"]) == (1, 2)
@@ -158,6 +158,8 @@ async def test_sign_off_event_has_the_billing_contract_shape(
                 "unit_price": "12.30",
             },
         ],
+        "note_revision": 1,
+        "note_hash": signed["signed_note_hash"],
     }
 
 
@@ -230,10 +232,10 @@ async def test_roles(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
 
 async def test_if_match(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
     visit = await open_walk_in(client, tenant)
-    stale = {**tenant.as_role("DOCTOR"), "If-Match": '"7"'}
+    stale = {**visit.doctor, "If-Match": '"7"'}
     r = await client.put(visit.url("/note"), json=NOTE, headers=stale)
     assert_problem(r, 412, "VERSION_CONFLICT")
-    current = {**tenant.as_role("DOCTOR"), "If-Match": '"1"'}
+    current = {**visit.doctor, "If-Match": '"1"'}
     r = await client.put(visit.url("/note"), json=NOTE, headers=current)
     assert r.status_code == 200, r.text
     assert r.headers["ETag"] == '"2"'
@@ -265,16 +267,20 @@ async def test_list_by_patient_and_status(client: httpx.AsyncClient, tenant: Ten
     assert [v["id"] for v in r.json()["items"]] == [open_one.id]
     r = await client.get("/v1/visits", params={"status": "closed"}, headers=auditor)
     assert error_fields(r) == {"status"}
-    r = await client.get("/v1/visits", headers=tenant.as_role("PATIENT"))
+    r = await client.get("/v1/visits", headers=tenant.as_role("PATIENT"))  # sub: no patient
     assert_problem(r, 403, "FORBIDDEN")
 
 
-async def test_a_patient_reads_only_their_own_visit(
+async def test_a_patient_reads_only_their_own_signed_visit(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     visit = await open_walk_in(client, tenant)
-    params = {"min_position": visit.body["position"]}
     own = tenant.as_role("PATIENT", actor=visit.patient_id)
+    r = await client.get(visit.url(), params={"min_position": visit.body["position"]}, headers=own)
+    assert_problem(r, 404, "NOT_FOUND")  # open: nothing a clinician has signed yet
+    await ok(client, visit, "/note", NOTE, "DOCTOR", "PUT")
+    signed = await ok(client, visit, "/sign-off", None, visit.doctor)
+    params = {"min_position": signed["position"]}
     r = await client.get(visit.url(), params=params, headers=own)
     assert r.status_code == 200, r.text
     stranger = tenant.as_role("PATIENT", actor=str(uuid.uuid4()))

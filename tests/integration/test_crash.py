@@ -13,14 +13,14 @@ import sys
 import asyncpg
 import httpx
 from infra import fresh_database, kafka_broker
-from support import JWT_SECRET, new_tenant
+from support import FAKEPAY_SECRET, JWT_SECRET, new_tenant
 from workload import workload
 
 from backend.bootstrap import Resources, create_app
+from backend.catalog import READ_MODELS as ALL
 from backend.eventstore import EventStore
 from backend.eventstore.db import create_pool
 from backend.settings import Settings, with_user
-from projections.read_models import ALL
 from projections.rebuild import rebuild
 
 
@@ -46,11 +46,12 @@ async def _snapshot(pool: asyncpg.Pool) -> dict[str, list[asyncpg.Record]]:
 
 
 async def _caught_up(pool: asyncpg.Pool, last: int) -> bool:
-    """Every projection's partitions together have applied every event up to `last`."""
+    """Every projection's partitions together have applied every event up to `last` (each
+    partition's effective progress: its own row's, or its group's)."""
     relayed = await pool.fetchval("SELECT count(*) FROM events WHERE position <= $1", last)
     for p in ALL:
         applied = await pool.fetchval(
-            "SELECT count(*) FROM events e JOIN projection_partitions pp"
+            "SELECT count(*) FROM events e JOIN projection_partition_progress pp"
             " ON pp.name = $1 AND (e.tx_id, e.position) <= (pp.tx_id, pp.position)"
             " AND pp.partition = stream_partition(e.stream_id, 3)"
             " WHERE e.position <= $2",
@@ -86,7 +87,10 @@ async def _scenario(owner_dsn: str, bootstrap: str) -> None:
         "CARETRAIL_JWT_SECRET": JWT_SECRET,
     }
     settings = Settings(
-        CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET=JWT_SECRET, KAFKA_BOOTSTRAP_SERVERS=bootstrap
+        CARETRAIL_ENV="test",
+        CARETRAIL_JWT_SECRET=JWT_SECRET,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        CARETRAIL_PAYMENT_WEBHOOK_SECRETS={"fakepay": FAKEPAY_SECRET},  # the workload pays
     )
     app_pool = await create_pool(with_user(owner_dsn, "caretrail_app"))
     projector_pool = await create_pool(with_user(owner_dsn, "caretrail_projector"))

@@ -11,27 +11,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
 import httpx
 import pytest
 from e2e_helpers import create_patient
-from notification_helpers import no_quiet_hours
+from notification_helpers import LEASE, dispatcher, events_of, no_quiet_hours, state_of, types
 from support import TenantFixture
 
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore
 from backend.handling import RequestContext, run_command
-from backend.kernel.events import DomainEvent, revive
 from backend.notifications import service
-from backend.notifications.channels import Channel, FakeChannel, Message
-from backend.notifications.dispatcher import Dispatcher
-from backend.notifications.model import NOTIFICATION, Notification, RetryPolicy
-from backend.privacy import keys
-
-LEASE = dt.timedelta(seconds=60)
+from backend.notifications.channels import FakeChannel, Message
+from backend.notifications.model import NOTIFICATION
 
 
 @dataclass(frozen=True)
@@ -45,7 +39,7 @@ async def queued_notification(
     client: httpx.AsyncClient, tenant: TenantFixture, store: EventStore
 ) -> Queued:
     """A reminder for a new patient due in a day (no quiet hours in the way)."""
-    patient = await create_patient(client, tenant, phone="+1 555 0199")
+    patient = await create_patient(client, tenant, phone="+1 212 555 0199")
     await no_quiet_hours(client, tenant)
     ctx = RequestContext(
         Principal("test", tenant.id, frozenset()), "req", "corr", dt.datetime.now(dt.UTC)
@@ -63,20 +57,6 @@ async def queued_notification(
     queued = await state_of(store, tenant, result.id)
     assert queued.id is not None and queued.send_after is not None
     return Queued(queued.id, queued.send_after, queued.body)
-
-
-async def events_of(store: EventStore, tenant: TenantFixture, nid: uuid.UUID) -> list[DomainEvent]:
-    async with store.transaction(tenant.id) as conn:
-        recorded = await keys.unseal(conn, await store.read_stream(conn, "notification", nid))
-    return [revive(e) for e in recorded]
-
-
-async def state_of(store: EventStore, tenant: TenantFixture, nid: uuid.UUID) -> Notification:
-    return NOTIFICATION.fold(await events_of(store, tenant, nid))
-
-
-def types(events: list[DomainEvent]) -> list[str]:
-    return [e.type_name() for e in events]
 
 
 class Crash(BaseException):
@@ -104,22 +84,6 @@ class HangAfterSend:
         self.sent.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
-
-
-def dispatcher(
-    projector_pool: asyncpg.Pool,
-    store: EventStore,
-    channel: Channel,
-    clock: Callable[[], dt.datetime],
-) -> Dispatcher:
-    return Dispatcher(
-        projector_pool,
-        store,
-        {"sms": channel},
-        retry=RetryPolicy(max_attempts=3, first_delay=dt.timedelta(seconds=30)),
-        lease=LEASE,
-        clock=clock,
-    )
 
 
 async def test_a_crash_between_send_and_record_delivers_exactly_once(
@@ -159,7 +123,7 @@ async def test_a_crash_between_send_and_record_delivers_exactly_once(
     ]
     (delivery,) = provider.delivered
     assert delivery.idempotency_key == f"{nid}:1"
-    assert delivery.message == Message("sms", "+1 555 0199", notification.body)
+    assert delivery.message == Message("sms", "+12125550199", notification.body)
     state = NOTIFICATION.fold(events)
     assert (state.status, state.attempts) == ("sent", 1)
     assert state.provider_message_id == delivery.provider_message_id

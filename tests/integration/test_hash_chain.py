@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from audit_helpers import tamper
 from infra import fresh_database
 
 from backend.audit.chain import verify_stream
@@ -59,13 +60,6 @@ async def _verify(store: EventStore, stream_id: uuid.UUID) -> tuple[bool, tuple[
     return report.valid, None if broken is None else (broken.version, broken.reason)
 
 
-async def _tamper(conn: asyncpg.Connection, sql: str, *args: object) -> None:
-    async with conn.transaction():
-        await conn.execute("ALTER TABLE events DISABLE TRIGGER events_immutable")
-        await conn.execute(sql, *args)
-        await conn.execute("ALTER TABLE events ENABLE TRIGGER events_immutable")
-
-
 async def test_an_untouched_stream_verifies_with_events_appended_one_by_one_and_together(
     owner: tuple[asyncpg.Connection, EventStore],
 ) -> None:
@@ -80,7 +74,7 @@ async def test_changed_content_breaks_its_own_link(
 ) -> None:
     conn, store = owner
     stream_id = await _stream(store, 5)
-    await _tamper(
+    await tamper(
         conn,
         "UPDATE events SET data = jsonb_set(data, '{note}', '\"rewritten\"')"
         " WHERE stream_id = $1 AND version = 3",
@@ -95,7 +89,7 @@ async def test_a_rehashed_change_breaks_the_next_link(
     """The owner rewrites event 2 and recomputes its hash too: event 3 no longer follows."""
     conn, store = owner
     stream_id = await _stream(store, 4)
-    await _tamper(
+    await tamper(
         conn,
         "UPDATE events e SET data = '{\"n\": 99}',"
         " hash = event_hash(p.hash, e.event_id, e.tenant_id, e.stream_type, e.stream_id,"
@@ -113,7 +107,7 @@ async def test_a_removed_event_is_a_missing_version(
 ) -> None:
     conn, store = owner
     stream_id = await _stream(store, 4)
-    await _tamper(conn, "DELETE FROM events WHERE stream_id = $1 AND version = 2", stream_id)
+    await tamper(conn, "DELETE FROM events WHERE stream_id = $1 AND version = 2", stream_id)
     assert await _verify(store, stream_id) == (False, (3, "missing_version"))
 
 

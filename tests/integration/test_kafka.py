@@ -4,7 +4,6 @@ order, Kafka-fed projections build read models identical, row for row, to the ca
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,17 +12,20 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from structlog.testing import capture_logs
 from support import new_tenant
 from workload import wait_caught_up, workload
 
+from backend.catalog import READ_MODELS as ALL
 from backend.eventstore.db import connect, create_pool
+from backend.eventstore.types import GlobalCheckpoint
+from backend.processes import ensure_topic
 from backend.settings import with_user
+from projections import tracking
 from projections.framework import TableProjection
 from projections.kafka_codec import TOPIC, partition_of
-from projections.kafka_runner import KafkaProjectionRunner
-from projections.read_models import ALL
-from projections.rebuild import _create_shadow, rebuild
+from projections.kafka_runner import KafkaProjector
+from projections.rebuild import create_shadow, rebuild, shadow_of
 from projections.relay import Relay
 
 PARTITIONS = 3
@@ -31,12 +33,7 @@ PARTITIONS = 3
 
 @pytest.fixture(scope="module")
 async def topic(kafka_bootstrap: str) -> str:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await ensure_topic(kafka_bootstrap, PARTITIONS, TOPIC)
     return TOPIC
 
 
@@ -62,10 +59,8 @@ async def test_kafka_read_models_equal_catch_up_read_models(
     owner = await connect(owner_dsn)
     kafka_fed = []
     for projection in ALL:
-        copy = dataclasses.replace(
-            projection, name=f"{projection.name}__kafka", table=f"{projection.table}__kafka"
-        )
-        await _create_shadow(owner, projection.table, copy.table)
+        copy = shadow_of(projection, "kafka")
+        await create_shadow(owner, projection.table, copy.table)
         kafka_fed.append(copy)
     await owner.close()
 
@@ -75,9 +70,10 @@ async def test_kafka_read_models_equal_catch_up_read_models(
     await producer.start()
     stop = asyncio.Event()
     relay = Relay(relay_pool, producer, partitions=PARTITIONS)
-    runners = [KafkaProjectionRunner(projector_pool, p, kafka_bootstrap) for p in kafka_fed]
-    tasks = [asyncio.create_task(relay.run(stop))]
-    tasks += [asyncio.create_task(r.run(stop)) for r in runners]
+    projector = KafkaProjector(
+        projector_pool, kafka_fed, kafka_bootstrap, group=f"test-{uuid.uuid4().hex[:8]}"
+    )
+    tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(projector.run(stop))]
     try:
         ids = [t.id for t in tenants]
         await _until_equal(projector_pool, kafka_fed, ids)
@@ -94,11 +90,7 @@ async def test_kafka_read_models_equal_catch_up_read_models(
         # must be re-read from the very beginning.
         owner = await connect(owner_dsn)
         await owner.execute(f"DELETE FROM {kafka_fed[0].table}")
-        await owner.execute(
-            "UPDATE projection_partitions SET kafka_offset = -1, tx_id = '0', position = 0"
-            " WHERE name = $1",
-            kafka_fed[0].name,
-        )
+        await tracking.reread_partitions(owner, kafka_fed[0].name, GlobalCheckpoint())
         await owner.close()
         await _until_equal(projector_pool, kafka_fed, ids)
     finally:
@@ -142,3 +134,25 @@ async def test_sql_and_relay_agree_on_each_streams_partition(projector_pool: asy
         "SELECT id, stream_partition(id, $2) AS p FROM unnest($1::uuid[]) AS id", ids, 7
     )
     assert {r["id"]: r["p"] for r in rows} == {i: partition_of(i, 7) for i in ids}
+
+
+async def test_the_relay_logs_its_progress(
+    client: httpx.AsyncClient, relay_pool: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    """A relay of its own (its checkpoint and topic) publishes the store; with no interval
+    between progress lines, each batch says how many events went out and how far it got."""
+    await new_tenant(client)  # at least one event to publish
+    topic = f"caretrail.events.progress-{uuid.uuid4().hex[:8]}"
+    await ensure_topic(kafka_bootstrap, 1, topic)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    name = f"progress-{uuid.uuid4().hex[:8]}"
+    relay = Relay(relay_pool, producer, partitions=1, topic=topic, name=name, progress_every=0)
+    try:
+        with capture_logs() as logs:
+            published = await relay.step()
+    finally:
+        await producer.stop()
+    (line,) = [e for e in logs if e["event"] == "relay_progress"]
+    assert (line["events"], line["relay"]) == (published, name)
+    assert line["position"] == (await relay.checkpoint()).position

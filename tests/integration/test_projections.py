@@ -13,20 +13,22 @@ import asyncpg
 import httpx
 import pytest
 from infra import stored_events
-from support import TenantFixture, new_tenant
+from support import METRICS_TOKEN, TenantFixture, bearer, new_tenant
 from workload import wait_caught_up, workload
 
+from backend.catalog import READ_MODELS as ALL
 from backend.eventstore import ANY, EventStore, NewEvent, RecordedEvent, StreamAppend
 from backend.eventstore.db import connect
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.events import revive
 from backend.patients.model import PATIENT
 from backend.privacy import keys
+from backend.scheduling.daily_activity import COUNTED
 from backend.scheduling.model import APPOINTMENT
 from backend.tenancy.model import PRACTITIONER
-from projections.catchup import CatchUpRunner, SharedCatchUp, resume
-from projections.daily_activity import COUNTED
-from projections.read_models import ALL
+from projections import tracking
+from projections.catchup import CatchUpGroup, CatchUpRunner
+from projections.tracking import resume
 
 SORTED = {"rm_patients": "patient_id", "rm_practitioners": "practitioner_id"}
 
@@ -126,6 +128,9 @@ class _Replay:
         self.name = f"replay-{uuid.uuid4().hex[:8]}"
         self.applied = 0
 
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return bool(self.inner.wants(stream_type, event_type))
+
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         self.applied += len(events)
         await self.inner.apply(conn, events)
@@ -139,6 +144,9 @@ class _Fragile:
         self.name = f"fragile-{uuid.uuid4().hex[:8]}"
         self.tenant = tenant
         self.broken = True
+
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return stream_type == "probe"
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for event in events:
@@ -225,7 +233,7 @@ async def test_two_runners_of_one_projection_apply_each_event_once(
 async def test_status_reports_position_lag_and_state(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    r = await client.get("/v1/projections", headers=tenant.as_role("CLINIC_ADMIN"))
+    r = await client.get("/v1/projections", headers=bearer(["PLATFORM_ADMIN"]))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["running"] is True
@@ -234,12 +242,23 @@ async def test_status_reports_position_lag_and_state(
     for p in body["projections"]:
         assert p["state"] in ("running", "parked")
         assert p["lag_events"] >= 0 and p["lag_seconds"] >= 0
-    denied = await client.get("/v1/projections", headers=tenant.as_role("RECEPTIONIST"))
-    assert denied.status_code == 403
+    for role in ("RECEPTIONIST", "CLINIC_ADMIN", "AUDITOR"):
+        # Lag over every tenant and other tenants' error text are the platform's.
+        denied = await client.get("/v1/projections", headers=tenant.as_role(role))
+        assert denied.status_code == 403
+        assert (await client.get("/v1/reactions", headers=tenant.as_role(role))).status_code == 403
+
+
+async def test_metrics_need_the_scrape_token(client: httpx.AsyncClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, bearer(["PLATFORM_ADMIN"])):
+        r = await client.get("/metrics", headers=headers)
+        assert r.status_code == 401, r.text
+        assert r.json()["code"] == "UNAUTHENTICATED"
+        assert "caretrail_" not in r.text
 
 
 async def test_metrics_expose_projection_position_and_lag(client: httpx.AsyncClient) -> None:
-    r = await client.get("/metrics")
+    r = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     lines = r.text.splitlines()
@@ -252,12 +271,43 @@ async def test_metrics_expose_projection_position_and_lag(client: httpx.AsyncCli
     assert any(line.startswith("caretrail_oldest_write_transaction_seconds ") for line in lines)
 
 
-async def test_projections_sharing_reads_park_alone_and_laggards_catch_up(
+async def test_metrics_expose_requests_runners_and_the_notification_backlog(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """HTTP requests by route template (ids never make a series), every runner's heartbeat,
+    and how many notifications wait to be sent."""
+    await client.get(f"/v1/patients/{uuid.uuid4()}", headers=tenant.as_role("NURSE"))
+    await client.get(f"/no-such-route/{uuid.uuid4()}")
+    r = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    lines = r.text.splitlines()
+    missing = (
+        'caretrail_http_requests_total{method="GET",route="/v1/patients/{patient_id}",status="404"}'
+    )
+    assert any(line.startswith(missing) for line in lines), r.text
+    unmatched = 'caretrail_http_requests_total{method="GET",route="unmatched",status="404"}'
+    assert any(line.startswith(unmatched) for line in lines)
+    assert not any("/no-such-route/" in line for line in lines)
+    latency = (
+        "caretrail_http_request_duration_seconds_count"
+        '{method="GET",route="/v1/patients/{patient_id}"}'
+    )
+    assert any(line.startswith(latency) for line in lines)
+    assert 'caretrail_runner_up{kind="in-process",runner="projections"} 1.0' in lines
+    assert 'caretrail_runner_up{kind="in-process",runner="reactions"} 1.0' in lines
+    (due,) = [line for line in lines if line.startswith("caretrail_notifications_due ")]
+    (oldest,) = [
+        line for line in lines if line.startswith("caretrail_notifications_oldest_due_seconds ")
+    ]
+    count, waited = float(due.split()[1]), float(oldest.split()[1])
+    assert count.is_integer() and (count == 0) == (waited == 0), (count, waited)
+
+
+async def test_projections_in_a_group_park_alone_and_laggards_catch_up(
     store: EventStore, projector_pool: asyncpg.Pool
 ) -> None:
-    """SharedCatchUp: one reading of the store for every projection at the same checkpoint; a
+    """CatchUpGroup: one reading of the store and one transaction per batch for the group; a
     failing projection parks alone, and one that starts late reads on its own until it has
-    caught up with the others."""
+    caught up with the others, then joins them."""
     tenant, stream = uuid.uuid4(), uuid.uuid4()
     for n in range(30):
         event = NewEvent(
@@ -266,20 +316,30 @@ async def test_projections_sharing_reads_park_alone_and_laggards_catch_up(
         await store.append(tenant, [StreamAppend("probe", stream, ANY, (event,))])
     broken, healthy, late = _Fragile(tenant), _Fragile(tenant), _Fragile(tenant)
     healthy.broken = late.broken = False
-    runners = [CatchUpRunner(projector_pool, p) for p in (broken, healthy)]
-    for runner in runners:
-        await runner.checkpoint()
-    shared = SharedCatchUp(projector_pool, runners, batch_size=5)
-    while await shared.step():
+    group_name = f"test-{uuid.uuid4().hex[:8]}"
+    group = CatchUpGroup(projector_pool, group_name, [broken, healthy], batch_size=5)
+    await group.start()
+    while await group.step():
         pass
     assert await healthy.seen(projector_pool) == list(range(30))
     assert await broken.seen(projector_pool) == list(range(12))
-    assert (await runners[0].checkpoint()).state == "parked"
+    rows = await tracking.read(projector_pool, [broken.name, healthy.name])
+    assert rows[broken.name].state == "parked" and rows[broken.name].follows is None
+    assert rows[healthy.name].follows == tracking.group_row(group_name)
 
-    late_runner = CatchUpRunner(projector_pool, late)
-    await late_runner.checkpoint()
-    everyone = SharedCatchUp(projector_pool, [*runners, late_runner], batch_size=5)
+    everyone = CatchUpGroup(projector_pool, group_name, [broken, healthy, late], batch_size=5)
+    await everyone.start()
     while await everyone.step():
         pass
     assert await late.seen(projector_pool) == list(range(30))
     assert await healthy.seen(projector_pool) == list(range(30))  # nothing applied twice
+    rows = await tracking.read(projector_pool, [late.name])
+    assert rows[late.name].follows == tracking.group_row(group_name)  # caught up, joined
+
+    assert await resume(projector_pool, broken.name)
+    broken.broken = False
+    while await everyone.step():
+        pass
+    assert await broken.seen(projector_pool) == list(range(30))
+    rows = await tracking.read(projector_pool, [broken.name])
+    assert rows[broken.name].follows == tracking.group_row(group_name)

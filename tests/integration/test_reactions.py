@@ -10,12 +10,16 @@ from typing import Any
 
 import asyncpg
 import httpx
+from dayflow_helpers import reaction_passed
 from e2e_helpers import act, booked, now
 from infra import stored_events
+from notification_helpers import state_of
 from support import TenantFixture
 
-from backend.eventstore import EventStore, RecordedEvent
+from backend.eventstore import EventStore, NewEvent, RecordedEvent, StreamAppend
+from backend.notifications.model import notification_id
 from backend.notifications.reactions import appointment_reminder
+from backend.notifications.templates import APPOINTMENT_REMINDER
 from backend.reactions.framework import (
     CHECKPOINT_PREFIX,
     Commands,
@@ -24,8 +28,9 @@ from backend.reactions.framework import (
     reaction,
 )
 from backend.scheduling.events import AppointmentConfirmed
-from projections.catchup import CatchUpRunner, resume
+from projections.catchup import CatchUpGroup, CatchUpRunner
 from projections.service import ProjectionService
+from projections.tracking import resume
 
 
 async def start_at_head(pool: asyncpg.Pool, name: str) -> None:
@@ -54,7 +59,7 @@ async def queued_for(pool: asyncpg.Pool, source: RecordedEvent) -> list[asyncpg.
     )
 
 
-async def drain(runner: CatchUpRunner) -> int:
+async def drain(runner: CatchUpRunner | CatchUpGroup) -> int:
     total = 0
     for _ in range(1000):
         applied = await runner.step()
@@ -164,8 +169,8 @@ async def test_a_failing_reaction_parks_with_its_error_until_resumed(
     await start_at_head(projector_pool, subscription.name)
     appointment = await booked(client, tenant, now() + dt.timedelta(days=2), confirm=True)
     source = await confirmed_event(projector_pool, appointment["id"])
-    service = ProjectionService(projector_pool, [subscription])
-    runner = service.runners[0]
+    service = ProjectionService(projector_pool, [subscription], group=name)
+    runner = service.group
     await drain(runner)
     (status,) = await service.status()
     assert (status.name, status.state) == (CHECKPOINT_PREFIX + name, "parked")
@@ -179,3 +184,47 @@ async def test_a_failing_reaction_parks_with_its_error_until_resumed(
     (status,) = await service.status()
     assert status.state == "running"
     assert calls.count(source.event_id) >= 2
+
+
+async def test_a_replay_withdraws_a_reminder_queued_before_withdrawals_existed(
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    projector_pool: asyncpg.Pool,
+    store: EventStore,
+) -> None:
+    """What migration 0015's replay of the reminder reaction mends: a reminder stored in the
+    v1 shape (naming no appointment) for a week-old slot, whose appointment was cancelled
+    before any reaction withdrew reminders, is withdrawn when the reaction passes the
+    cancellation again."""
+    name = f"reminder-replay-{uuid.uuid4().hex[:8]}"
+    subscription = ReactionSubscription(reminder_named(name), store)
+    await start_at_head(projector_pool, subscription.name)
+    appointment = await booked(
+        client,
+        tenant,
+        now() - dt.timedelta(days=7),
+        confirm=True,
+        back_charting_reason="charted late",
+    )
+    source = await confirmed_event(projector_pool, appointment["id"])
+    cancelled = await act(client, tenant, appointment["id"], "cancel", {"reason": "never came"})
+    await reaction_passed(client, tenant, appointment_reminder.name, cancelled["position"])
+    nid = notification_id(source.event_id, APPOINTMENT_REMINDER)
+    legacy = {
+        "notification_id": str(nid),
+        "patient_id": appointment["patient_id"],
+        "channel": "sms",
+        "address": "+1 212 555 0101",
+        "template": APPOINTMENT_REMINDER,
+        "body": "Hello, this is a reminder of your appointment.",
+        "send_after": now().isoformat(),
+        "source_event_id": str(source.event_id),
+    }
+    queued = NewEvent(uuid.uuid4(), "NotificationQueued", legacy, now(), {}, schema_version=1)
+    await store.append(tenant.id, [StreamAppend("notification", nid, 0, (queued,))])
+    assert (await state_of(store, tenant, nid)).status == "queued"  # the API's reaction is past
+
+    await drain(CatchUpRunner(projector_pool, subscription))
+    state = await state_of(store, tenant, nid)
+    assert (state.status, state.appointment_id) == ("withdrawn", None)
+    assert state.withdrawal_reason == "appointment cancelled"

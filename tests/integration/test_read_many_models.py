@@ -20,7 +20,9 @@ from backend.auth.principal import Principal, Role
 
 
 def request_to(app: FastAPI) -> Request:
-    return cast(Request, SimpleNamespace(app=app))
+    """What read_model reads of a request: its app, and its state (a read that broke the
+    glass says so there)."""
+    return cast(Request, SimpleNamespace(app=app, state=SimpleNamespace()))
 
 
 def staff(tenant: TenantFixture) -> Principal:
@@ -38,7 +40,7 @@ async def test_the_position_is_the_least_of_the_projections(
     ):
         positions: dict[str, Any] = dict(
             await projector_pool.fetch(
-                "SELECT name, position FROM projection_checkpoints WHERE name = ANY($1)", names
+                "SELECT name, position FROM projection_progress WHERE name = ANY($1)", names
             )
         )
     assert positions.keys() == set(names)

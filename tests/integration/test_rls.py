@@ -54,8 +54,8 @@ async def insert_row(conn: asyncpg.Connection, table: str, tenant: uuid.UUID) ->
         )
     else:
         await conn.execute(
-            "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status_code, response)"
-            " VALUES ($1, $2, 'hash', 201, $3)",
+            "INSERT INTO idempotency_keys (tenant_id, actor, key, request_hash, status_code,"
+            " response) VALUES ($1, 'rls-tester', $2, 'hash', 201, $3)",
             tenant,
             uuid.uuid4().hex,
             {"ok": True},
@@ -205,6 +205,25 @@ async def test_writing_a_row_without_a_tenant_is_refused(
 ) -> None:
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
         await insert_row(app_conn, table, tenants.a)
+
+
+async def test_idempotency_keys_are_updated_within_their_tenant_only(
+    tenants: TwoTenants, app_conn: asyncpg.Connection
+) -> None:
+    """The runtime role may UPDATE idempotency keys (erasure tombstones, reuse after expiry):
+    not another tenant's, and not into another tenant."""
+    async with app_conn.transaction():
+        await app_conn.execute(SET_TENANT, str(tenants.a))
+        touched = await app_conn.execute(
+            "UPDATE idempotency_keys SET status_code = 410 WHERE tenant_id = $1", tenants.b
+        )
+        assert touched == "UPDATE 0"
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+            await app_conn.execute(
+                "UPDATE idempotency_keys SET tenant_id = $1 WHERE tenant_id = $2",
+                tenants.b,
+                tenants.a,
+            )
 
 
 class _Rollback(Exception):

@@ -9,7 +9,7 @@ from infra import stored_events
 from support import new_tenant
 from workload import workload
 
-from projections.read_models import ALL
+from backend.catalog import READ_MODELS as ALL
 
 
 async def test_events_a_projection_does_not_want_leave_its_table_unchanged(
@@ -34,3 +34,25 @@ async def test_events_a_projection_does_not_want_leave_its_table_unchanged(
             finally:
                 await transaction.rollback()
     assert len(kinds) > len(ALL)
+
+
+async def test_every_read_models_key_is_the_tenant_and_at_most_one_column(
+    projector_pool: asyncpg.Pool,
+) -> None:
+    """The comparisons of Kafka-fed, rebuilt and live tables order rows by their first two
+    columns (`ORDER BY 1, 2`): with a longer key, equal tables compared unequal when their rows
+    sat in another order (rm_worklist, keyed by patient, plugin and recall, did)."""
+    for projection in ALL:
+        key = await projector_pool.fetchval(
+            "SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))"
+            " FROM pg_index i JOIN pg_attribute a"
+            " ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)"
+            " WHERE i.indrelid = $1::regclass AND i.indisprimary",
+            projection.table,
+        )
+        first_two = await projector_pool.fetchval(
+            "SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute"
+            " WHERE attrelid = $1::regclass AND attnum IN (1, 2)",
+            projection.table,
+        )
+        assert key == first_two[: len(key)] and key[0] == "tenant_id", (projection.table, key)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.admissions import model, wards
+from backend.admissions import model, ward_names, wards
 from backend.admissions.events import (
     BedOccupied,
     BedReleased,
@@ -19,6 +20,9 @@ from backend.admissions.events import (
     PatientStayOpened,
     PatientTransferred,
     WardDefined,
+    WardNameFreed,
+    WardNameTaken,
+    WardRenamed,
 )
 from backend.admissions.model import ADMISSION, Admission, LengthOfStay, length_of_stay
 from backend.admissions.stays import STAY, Stay, stay_stream_id
@@ -35,6 +39,8 @@ NORTH = uuid.UUID("30000000-0000-4000-8000-000000000003")
 SOUTH = uuid.UUID("40000000-0000-4000-8000-000000000004")
 T0 = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
+IST = "Asia/Kolkata"
+NY = "America/New_York"
 
 
 def ward(ward_id: uuid.UUID = NORTH, *occupied: tuple[str, uuid.UUID]) -> Ward:
@@ -52,7 +58,7 @@ def admitted(bed: str = "A1", ward_id: uuid.UUID = NORTH) -> Admission:
 
 
 def discharged() -> Admission:
-    return model.evolve(admitted(), PatientDischarged(ADM, "home", None, T0 + 30 * HOUR))
+    return model.evolve(admitted(), PatientDischarged(ADM, "home", None, T0 + 30 * HOUR, "UTC"))
 
 
 # Wards and beds
@@ -154,6 +160,73 @@ def test_ward_view_counts_free_and_occupied_beds() -> None:
 # Patient stays
 
 
+def test_a_bed_out_of_service_refuses_admissions_and_transfers_until_available() -> None:
+    blocked = wards.evolve(ward(), *wards.set_bed_state(ward(), " A2", "blocked", " rail "))
+    assert blocked.bed_states == {"A2": "blocked"}
+    assert wards.view(blocked)["free"] == 2 and wards.view(blocked)["unavailable"] == 1
+    with pytest.raises(Conflict) as e:
+        model.admit(Admission(), ADM, PATIENT, blocked, Stay(), "A2", None, "x", T0)
+    assert e.value.code == "BED_UNAVAILABLE"
+    current = ward(NORTH, ("A1", ADM))
+    with pytest.raises(Conflict) as e:
+        model.transfer(admitted(), current, blocked, "A2", None, T0 + HOUR)
+    assert e.value.code == "BED_UNAVAILABLE"
+    assert wards.set_bed_state(blocked, "A2", "blocked", None) == []
+    [available] = wards.set_bed_state(blocked, "A2", "available", None)
+    model.admit(
+        Admission(), ADM, PATIENT, wards.evolve(blocked, available), Stay(), "A2", None, "x", T0
+    )
+
+
+def test_an_occupied_bed_is_not_taken_out_of_service() -> None:
+    with pytest.raises(Conflict) as e:
+        wards.set_bed_state(ward(NORTH, ("A1", ADM)), "A1", "cleaning", None)
+    assert e.value.code == "BED_OCCUPIED"
+    with pytest.raises(Invalid):
+        wards.set_bed_state(ward(), "Z9", "cleaning", None)
+
+
+def test_only_an_empty_ward_closes_and_a_closed_one_takes_nothing() -> None:
+    with pytest.raises(Conflict) as e:
+        wards.close(ward(NORTH, ("A1", ADM)))
+    assert e.value.code == "WARD_NOT_EMPTY"
+    closed = WARD.fold([*_history(ward()), *wards.close(ward())])
+    assert wards.view(closed)["status"] == "closed"
+    for command in (
+        lambda: model.admit(Admission(), ADM, PATIENT, closed, Stay(), "A1", None, "x", T0),
+        lambda: wards.add_beds(closed, ["B1"]),
+        lambda: wards.rename(closed, "Old North"),
+        lambda: wards.set_bed_state(closed, "A1", "blocked", None),
+        lambda: wards.close(closed),
+    ):
+        with pytest.raises(Conflict) as e:
+            command()
+        assert e.value.code == "WARD_CLOSED"
+
+
+def test_a_ward_is_renamed_trimmed_and_not_to_its_own_name() -> None:
+    assert wards.rename(ward(), " North ") == []
+    assert wards.rename(ward(), " East ") == [WardRenamed(NORTH, "East")]
+    with pytest.raises(Invalid):
+        wards.rename(ward(), "  ")
+
+
+def test_a_ward_name_is_held_by_one_open_ward_whatever_its_case_and_spacing() -> None:
+    names = ward_names.WARD_NAMES.fold(
+        ward_names.take(ward_names.WardNames(), NORTH, "North", None)
+    )
+    with pytest.raises(Conflict) as e:
+        ward_names.take(names, SOUTH, " north", None)
+    assert e.value.code == "WARD_NAME_TAKEN"
+    assert ward_names.take(names, NORTH, "NORTH", "North") == [WardNameTaken(NORTH, "NORTH")]
+    renamed = ward_names.take(names, NORTH, "East", "North")
+    assert renamed == [WardNameFreed(NORTH, "North"), WardNameTaken(NORTH, "East")]
+    freed = ward_names.WARD_NAMES.fold(renamed, names)
+    assert ward_names.take(freed, SOUTH, "North", None) == [WardNameTaken(SOUTH, "North")]
+    closed = ward_names.WARD_NAMES.fold(ward_names.free(NORTH, "East"), freed)
+    assert closed.holders == {}
+
+
 def test_a_stay_is_open_from_admission_to_discharge() -> None:
     opened = STAY.fold([PatientStayOpened(PATIENT, ADM)])
     assert opened.admission_id == ADM
@@ -235,6 +308,19 @@ def test_a_late_admission_does_not_overlap_the_beds_previous_occupant() -> None:
     model.admit(Admission(), ADM, PATIENT, freed, Stay(), "A2", None, "x", left - HOUR)
 
 
+def test_a_bed_label_is_taken_as_wards_hold_it_when_admitting_and_transferring() -> None:
+    """One normalisation wherever a label is given: surrounding whitespace goes, and a label
+    typed decomposed (A + combining diaeresis) names the bed defined composed."""
+    composed = WARD.fold(wards.define(Ward(), NORTH, "North", ["C6", "\u00c41"]))
+    decision = model.admit(Admission(), ADM, PATIENT, composed, Stay(), " C6\t", None, "x", T0)
+    assert decision.wards == {NORTH: [BedOccupied(NORTH, "C6", ADM, PATIENT)]}
+    current = WARD.fold([*_history(composed), *decision.wards[NORTH]])
+    moved = model.transfer(
+        ADMISSION.fold(decision.admission), current, current, " A\u03081 ", None, T0 + HOUR
+    )
+    assert moved.wards[NORTH][1] == BedOccupied(NORTH, "\u00c41", ADM, PATIENT)
+
+
 def test_an_admission_is_recorded_once() -> None:
     with pytest.raises(Conflict) as e:
         model.admit(admitted(), ADM, PATIENT, ward(), Stay(), "A2", None, "x", T0)
@@ -292,7 +378,7 @@ def test_a_transfer_needs_another_existing_bed(target: Ward, bed: str, field: st
 def test_a_discharged_admission_takes_no_commands() -> None:
     for command in (
         lambda: model.transfer(discharged(), ward(), ward(SOUTH), "A1", None, T0 + 40 * HOUR),
-        lambda: model.discharge(discharged(), "home", None, T0 + 40 * HOUR),
+        lambda: model.discharge(discharged(), "home", None, T0 + 40 * HOUR, "UTC"),
     ):
         with pytest.raises(Conflict) as e:
             command()
@@ -303,7 +389,7 @@ def test_commands_on_an_unknown_admission_are_not_found() -> None:
     with pytest.raises(NotFound):
         model.transfer(Admission(), Ward(), ward(), "A1", None, T0)
     with pytest.raises(NotFound):
-        model.discharge(Admission(), "home", None, T0)
+        model.discharge(Admission(), "home", None, T0, "UTC")
 
 
 # Discharge and length of stay
@@ -311,8 +397,8 @@ def test_commands_on_an_unknown_admission_are_not_found() -> None:
 
 def test_discharge_releases_the_bed_and_closes_the_stay() -> None:
     at = T0 + 50 * HOUR
-    decision = model.discharge(admitted("A3"), "rehabilitation", " walk daily ", at)
-    assert decision.admission == [PatientDischarged(ADM, "rehabilitation", "walk daily", at)]
+    decision = model.discharge(admitted("A3"), "rehabilitation", " walk daily ", at, "UTC")
+    assert decision.admission == [PatientDischarged(ADM, "rehabilitation", "walk daily", at, "UTC")]
     assert decision.wards == {NORTH: [BedReleased(NORTH, "A3", ADM, at)]}
     assert decision.stay == [PatientStayClosed(PATIENT, ADM, at)]
     state = model.evolve(admitted("A3"), decision.admission[0])
@@ -321,12 +407,12 @@ def test_discharge_releases_the_bed_and_closes_the_stay() -> None:
         at,
         "rehabilitation",
     )
-    assert model.view(state)["length_of_stay"] == {"days": 2, "hours": 2}
+    assert model.view(state)["length_of_stay"] == {"days": 2, "hours": 50}
 
 
 def test_a_disposition_is_one_of_the_known_ones() -> None:
     with pytest.raises(Invalid) as e:
-        model.discharge(admitted(), "elsewhere", None, T0 + HOUR)
+        model.discharge(admitted(), "elsewhere", None, T0 + HOUR, "UTC")
     assert e.value.field == "disposition"
 
 
@@ -335,26 +421,47 @@ def test_discharge_is_not_before_the_patient_moved_into_their_bed() -> None:
         admitted(), PatientTransferred(ADM, NORTH, "A1", SOUTH, "A1", None, T0 + 10 * HOUR)
     )
     with pytest.raises(Invalid) as e:
-        model.discharge(moved, "home", None, T0 + 9 * HOUR)
+        model.discharge(moved, "home", None, T0 + 9 * HOUR, "UTC")
     assert e.value.field == "discharged_at"
-    model.discharge(moved, "home", None, T0 + 10 * HOUR)
+    model.discharge(moved, "home", None, T0 + 10 * HOUR, "UTC")
+
+
+def local(zone: str, *moment: int) -> dt.datetime:
+    return dt.datetime(*moment, tzinfo=ZoneInfo(zone))  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
-    ("duration", "los"),
+    ("admitted_at", "discharged_at", "zone", "los"),
     [
-        (dt.timedelta(0), LengthOfStay(0, 0)),
-        (dt.timedelta(minutes=59), LengthOfStay(0, 0)),
-        (dt.timedelta(hours=23, minutes=59), LengthOfStay(0, 23)),
-        (dt.timedelta(hours=24), LengthOfStay(1, 0)),
-        (dt.timedelta(hours=25, minutes=30), LengthOfStay(1, 1)),
-        (dt.timedelta(days=12, hours=7), LengthOfStay(12, 7)),
+        (T0, T0, "UTC", LengthOfStay(0, 0)),
+        (T0, T0 + dt.timedelta(hours=15, minutes=59), "UTC", LengthOfStay(0, 15)),
+        (T0, T0 + dt.timedelta(hours=16), "UTC", LengthOfStay(1, 16)),
+        (T0, T0 + dt.timedelta(days=12, hours=7), "UTC", LengthOfStay(12, 295)),
+        # In at 23:50, out at 00:10 in Kolkata: one midnight there, none in UTC.
+        (local(IST, 2026, 5, 1, 23, 50), local(IST, 2026, 5, 2, 0, 10), IST, LengthOfStay(1, 0)),
+        (local(IST, 2026, 5, 1, 23, 50), local(IST, 2026, 5, 2, 0, 10), "UTC", LengthOfStay(0, 0)),
+        (local(IST, 2026, 5, 1, 0, 10), local(IST, 2026, 5, 1, 23, 50), IST, LengthOfStay(0, 23)),
+        # Noon to noon across the spring-forward night: one day of 23 hours.
+        (local(NY, 2026, 3, 7, 12), local(NY, 2026, 3, 8, 12), NY, LengthOfStay(1, 23)),
     ],
 )
-def test_length_of_stay_is_whole_days_and_remaining_whole_hours(
-    duration: dt.timedelta, los: LengthOfStay
+def test_length_of_stay_counts_midnights_in_the_tenants_zone_and_whole_hours(
+    admitted_at: dt.datetime, discharged_at: dt.datetime, zone: str, los: LengthOfStay
 ) -> None:
-    assert length_of_stay(T0, T0 + duration) == los
+    assert length_of_stay(admitted_at, discharged_at, zone) == los
+
+
+def test_a_stay_is_counted_in_the_zone_of_its_discharge() -> None:
+    admitted_at = local(IST, 2026, 5, 1, 23, 50)
+    state = ADMISSION.fold(
+        [
+            PatientAdmitted(ADM, PATIENT, NORTH, "A1", None, "fall", admitted_at),
+            *model.discharge(
+                admitted(), "home", None, admitted_at + 20 * dt.timedelta(minutes=1), IST
+            ).admission,
+        ]
+    )
+    assert model.view(state)["length_of_stay"] == {"days": 1, "hours": 0}
 
 
 def test_an_open_stay_has_no_length_yet() -> None:

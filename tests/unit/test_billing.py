@@ -17,7 +17,8 @@ from backend.billing.events import (
     PaymentApplied,
     RefundIssued,
 )
-from backend.billing.model import INVOICE, DiscountNeedsApproval, Invoice, NewLine
+from backend.billing.model import INVOICE, DiscountNeedsApproval, Invoice
+from backend.kernel.charges import NewLine
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
 
@@ -235,8 +236,8 @@ def _paid(state: Invoice, *amounts: str) -> Invoice:
     return _then(state, [PaymentApplied(INV, uuid.uuid4(), D(a)) for a in amounts])
 
 
-def _refund(amount: str) -> RefundIssued:
-    return RefundIssued(uuid.uuid4(), PAY, INV, D(amount), "EUR", "x", "ref")
+def _refund(amount: str, returned_credit: str = "0") -> RefundIssued:
+    return RefundIssued(uuid.uuid4(), PAY, INV, D(amount), "EUR", "x", "ref", D(returned_credit))
 
 
 def test_status_follows_the_sums() -> None:
@@ -247,10 +248,26 @@ def test_status_follows_the_sums() -> None:
     over = _paid(state, "100.00")
     assert (over.status, over.balance) == ("paid", D("-20.00"))
     assert model.view(over)["credit"] == "20.00"
+    # A refund cancels that much of the charge: nothing more is owed for it.
     partly_refunded = _then(_paid(state, "80.00"), [_refund("10.00")])
-    assert (partly_refunded.status, partly_refunded.balance) == ("partially_paid", D("10.00"))
+    assert (partly_refunded.status, partly_refunded.balance) == ("paid", D("0.00"))
+    assert (partly_refunded.owed, partly_refunded.refunded_charges) == (D("70.00"), D("10.00"))
     refunded = _then(_paid(state, "80.00"), [_refund("80.00")])
-    assert (refunded.status, refunded.balance) == ("refunded", D("80.00"))
+    assert (refunded.status, refunded.balance) == ("refunded", D("0.00"))
+    # A refund that gives back an overpayment leaves the charge as it was.
+    returned = _then(over, [_refund("20.00", returned_credit="20.00")])
+    assert (returned.status, returned.balance, returned.owed) == ("paid", D("0.00"), D("80.00"))
+    half_paid = _then(_paid(state, "40.00"), [_refund("40.00")])
+    assert (half_paid.status, half_paid.balance) == ("refunded", D("40.00"))
+
+
+def test_a_draft_owes_nothing_yet() -> None:
+    """The balance is the receivable: a draft's running total is not owed before issue, and a
+    prepayment is a credit."""
+    state = drafted((L1, CONSULT))
+    assert (state.total, state.balance) == (D("80.00"), D("0.00"))
+    prepaid = _paid(state, "30.00")
+    assert (prepaid.balance, prepaid.credit) == (D("-30.00"), D("30.00"))
 
 
 def test_a_payment_on_a_draft_counts_once_it_is_issued() -> None:
@@ -271,3 +288,53 @@ def test_view_sends_money_as_strings() -> None:
         "unit_price": "6.67",
         "amount": "20.01",
     }
+
+
+# --- currencies and the cap ---------------------------------------------------------------------
+
+
+def _in(currency: str, *lines: NewLine) -> Invoice:
+    numbered = [(uuid.uuid4(), line) for line in lines]
+    return INVOICE.fold(model.draft(Invoice(), INV, PAT, None, currency, numbered))
+
+
+def test_unit_prices_have_the_currencys_places() -> None:
+    yen = NewLine("C", "Consult", 1, D("0.50"))
+    with pytest.raises(Invalid) as e:
+        _in("JPY", yen)
+    assert (e.value.field, e.value.message) == (
+        "lines.0.unit_price",
+        "at most 0 decimal places (JPY)",
+    )
+    with pytest.raises(Invalid):
+        model.add_line(_in("JPY"), L1, yen)
+    state = _in("JPY", NewLine("C", "Consult", 3, D("301")), NewLine("L", "Lab", 1, D("2")))
+    state = _then(state, model.apply_discount(state, D("10"), "ok", TEN, True))
+    [issued_event] = model.issue(state)
+    assert issued_event == InvoiceIssued(INV, "JPY", D("905"), D("91"), D("814"))
+    view = model.view(_then(state, [issued_event]))
+    assert (view["subtotal"], view["discount"], view["total"], view["balance"]) == (
+        "905",
+        "91",
+        "814",
+        "814",
+    )
+    dinar = _in("KWD", NewLine("C", "Consult", 1, D("1.25")))
+    assert model.view(dinar)["lines"][0]["unit_price"] == "1.250"
+    with pytest.raises(Invalid):
+        _in("KWD", NewLine("C", "Consult", 1, D("1.2345")))
+
+
+def test_an_invoice_stays_within_the_tenants_cap() -> None:
+    cap = D("100.00")
+    with pytest.raises(Invalid) as e:
+        model.draft(Invoice(), INV, PAT, None, "EUR", [(L1, CONSULT), (L2, CONSULT)], cap)
+    assert e.value.field == "lines"
+    state = INVOICE.fold(model.draft(Invoice(), INV, PAT, None, "EUR", [(L1, CONSULT)], cap))
+    with pytest.raises(Invalid) as e:
+        model.add_line(state, L2, NewLine("X", "x", 3, D("6.67")), cap)  # 80.00 + 20.01
+    assert e.value.field == "unit_price"
+    assert model.add_line(state, L2, NewLine("X", "x", 3, D("6.66")), cap)  # exactly 99.98
+    with pytest.raises(Conflict) as c:
+        model.issue(state, D("79.99"))  # the cap was lowered after the line was added
+    assert c.value.code == "INVOICE_OVER_CAP"

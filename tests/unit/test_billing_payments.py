@@ -3,6 +3,8 @@ signature, the ledger's balanced journals, and invoices drafted for a visit."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -18,9 +20,11 @@ from backend.billing.events import (
     RefundIssued,
 )
 from backend.billing.gateway import FakeGateway, GatewayError, RefundRequest, sign
-from backend.billing.model import INVOICE, NewLine
+from backend.billing.model import INVOICE, Invoice
 from backend.billing.payment import PAYMENT, Capture, Payment, payment_stream_id
+from backend.kernel.charges import NewLine
 from backend.kernel.errors import Conflict, Invalid
+from backend.kernel.events import from_data, upcast
 
 INV = uuid.UUID("10000000-0000-4000-8000-000000000001")
 PAT = uuid.UUID("20000000-0000-4000-8000-000000000002")
@@ -39,6 +43,11 @@ def capture(amount: str = "50.00", currency: str = "EUR", invoice: uuid.UUID = I
 def captured(amount: str = "50.00") -> Payment:
     events, _ = payment.capture(Payment(), EUR_INVOICE, capture(amount))
     return PAYMENT.fold(events)
+
+
+def holding(amount: str = "50.00") -> Invoice:
+    """The EUR invoice with a payment of `amount` applied."""
+    return INVOICE.evolve(EUR_INVOICE, PaymentApplied(INV, PAY_ID, D(amount)))
 
 
 def test_payment_ids_derive_from_the_provider_and_its_payment_id() -> None:
@@ -79,8 +88,8 @@ def test_an_unknown_invoice_is_refused_and_recorded() -> None:
 
 def test_refunds_stay_within_what_was_captured() -> None:
     state = captured("50.00")
-    payment.check_refund(state, INV, D("50.00"), "x")
-    first = payment.refund(state, INV, uuid.uuid4(), D("20.00"), " broken ", "ref-1")
+    payment.check_refund(state, holding(), D("50.00"), "x")
+    first = payment.refund(state, holding(), uuid.uuid4(), D("20.00"), " broken ", "ref-1")
     assert (first.amount, first.reason, first.currency, first.payment_id) == (
         D("20.00"),
         "broken",
@@ -90,28 +99,29 @@ def test_refunds_stay_within_what_was_captured() -> None:
     state = payment.evolve(state, first)
     assert state.refundable == D("30.00")
     with pytest.raises(Conflict) as e:
-        payment.check_refund(state, INV, D("30.01"), "x")
+        payment.check_refund(state, holding(), D("30.01"), "x")
     assert e.value.code == "REFUND_EXCEEDS_PAYMENT"
-    payment.check_refund(state, INV, D("30.00"), "x")
+    payment.check_refund(state, holding(), D("30.00"), "x")
 
 
 def test_refund_refusals() -> None:
     state = captured()
     with pytest.raises(Invalid) as e:
-        payment.check_refund(Payment(), INV, D("1"), "x")
+        payment.check_refund(Payment(), holding(), D("1"), "x")
     assert e.value.field == "payment_id"
     with pytest.raises(Invalid) as e:
-        payment.check_refund(state, uuid.uuid4(), D("1"), "x")  # another invoice's payment
+        other = INVOICE.fold([InvoiceDrafted(uuid.uuid4(), PAT, None, "EUR")])
+        payment.check_refund(state, other, D("1"), "x")  # another invoice's payment
     assert e.value.field == "payment_id"
     with pytest.raises(Invalid) as e:
-        payment.check_refund(state, INV, D("1"), "  ")
+        payment.check_refund(state, holding(), D("1"), "  ")
     assert e.value.field == "reason"
     with pytest.raises(Invalid) as e:
-        payment.check_refund(state, INV, D("0"), "x")
+        payment.check_refund(state, holding(), D("0"), "x")
     assert e.value.field == "amount"
     refused = PAYMENT.fold(payment.capture(Payment(), EUR_INVOICE, capture(currency="USD"))[0])
     with pytest.raises(Conflict) as c:
-        payment.check_refund(refused, INV, D("1"), "x")
+        payment.check_refund(refused, holding(), D("1"), "x")
     assert c.value.code == "PAYMENT_NOT_CAPTURED"
 
 
@@ -181,11 +191,19 @@ def test_payments_and_refunds_move_cash() -> None:
         ("cash", D("50"), D("0")),
         ("accounts_receivable", D("0"), D("50")),
     ]
-    refund = RefundIssued(uuid.uuid4(), PAY_ID, INV, D("20"), "EUR", "x", "r")
+    refund = RefundIssued(uuid.uuid4(), PAY_ID, INV, D("20"), "EUR", "x", "r", D("0"))
     refunded = ledger.journal(refund, "payment")
     assert refunded is not None and refunded.balanced
     assert [(p.account, p.debit, p.credit) for p in refunded.postings] == [
         ("refunds", D("20"), D("0")),
+        ("cash", D("0"), D("20")),
+    ]
+    # The part that gave back the invoice's credit clears the receivable's credit balance.
+    returned = ledger.journal(dataclasses.replace(refund, returned_credit=D("5")), "payment")
+    assert returned is not None and returned.balanced
+    assert [(p.account, p.debit, p.credit) for p in returned.postings] == [
+        ("accounts_receivable", D("5"), D("0")),
+        ("refunds", D("15"), D("0")),
         ("cash", D("0"), D("20")),
     ]
     # The invoice stream's copy of the refund is not journalled twice.
@@ -234,3 +252,79 @@ def test_bad_services_name_the_field(change: dict[str, object], field: str) -> N
     with pytest.raises(Invalid) as e:
         visit.lines_from_services([good, {**good, **change}])
     assert e.value.field == field
+
+
+def test_a_refund_stored_before_returned_credit_existed_cancelled_charges() -> None:
+    """RefundIssued v1 was journalled as debit refunds, credit cash: read it so."""
+    stored = {
+        "refund_id": str(PAY_ID),
+        "payment_id": str(PAY_ID),
+        "invoice_id": str(INV),
+        "amount": "9.99",
+        "currency": "EUR",
+        "reason": "x",
+        "gateway_reference": "r",
+    }
+    revived = from_data("RefundIssued", upcast("RefundIssued", 1, stored))
+    assert revived == RefundIssued(PAY_ID, PAY_ID, INV, D("9.99"), "EUR", "x", "r", D("0"))
+
+
+def test_a_refund_id_derives_from_the_callers_idempotency_key() -> None:
+    tenant = uuid.uuid4()
+    key = payment.refund_id_for(tenant, "fin-1", "rf-1")
+    assert key == payment.refund_id_for(tenant, "fin-1", "rf-1")
+    assert key != payment.refund_id_for(tenant, "fin-2", "rf-1")  # keys are the caller's
+    assert key != payment.refund_id_for(uuid.uuid4(), "fin-1", "rf-1")
+    assert key != payment.refund_id_for(tenant, "fin-1", "rf-2")
+
+
+def test_a_recorded_refund_is_found_by_its_id_and_must_be_asked_the_same() -> None:
+    state = captured("50.00")
+    refund_id = uuid.uuid4()
+    state = payment.evolve(
+        state, payment.refund(state, holding(), refund_id, D("20.00"), "x", "ref-1")
+    )
+    done = state.refund_recorded(refund_id)
+    assert done == payment.Refund(refund_id, D("20.00"), "ref-1")
+    assert state.refund_recorded(uuid.uuid4()) is None
+    payment.check_same_refund(state, INV, done, D("20.00"))
+    with pytest.raises(Invalid) as e:
+        payment.check_same_refund(state, INV, done, D("20.01"))
+    assert e.value.field == "Idempotency-Key"
+    with pytest.raises(Invalid) as e:
+        payment.check_same_refund(state, uuid.uuid4(), done, D("20.00"))
+    assert e.value.field == "payment_id"
+
+
+async def test_the_fake_provider_refuses_a_key_reused_with_other_parameters() -> None:
+    gateway = FakeGateway({"fakepay": "s"})
+    request = RefundRequest(uuid.uuid4(), "fakepay", "pay_1", D("5.00"), "EUR")
+    await gateway.refund(request)
+    with pytest.raises(GatewayError):
+        await gateway.refund(dataclasses.replace(request, amount=D("6.00")))
+    assert list(gateway.refunds.values()) == [request]
+
+
+def test_an_id_another_tenant_captured_is_refused_and_recorded() -> None:
+    """Checked first: the invoice and currency would do, the money is another tenant's."""
+    [refused], invoice_events = payment.capture(
+        Payment(), EUR_INVOICE, capture(), claimed_elsewhere=True
+    )
+    assert isinstance(refused, PaymentRefused)
+    assert (refused.code, refused.provider_payment_id) == ("PAYMENT_CLAIMED_ELSEWHERE", "pay_1")
+    assert invoice_events == []
+
+
+def test_a_captures_valid_time_is_bounded() -> None:
+    now = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
+    drafted = now - dt.timedelta(hours=5)
+    day = dt.timedelta(hours=24)
+    old = dt.datetime(1999, 1, 1, tzinfo=dt.UTC)
+    assert payment.valid_time(old, now, day, drafted) == drafted  # not before the invoice
+    assert payment.valid_time(old, now, day, None) == now - day  # not older than policy
+    assert payment.valid_time(now - dt.timedelta(hours=1), now, day, drafted) == now - dt.timedelta(
+        hours=1
+    )
+    assert payment.valid_time(now + day, now, day, drafted) == now  # never in the future
+    long_ago = now - dt.timedelta(days=30)
+    assert payment.valid_time(long_ago, now, day, long_ago) == now - day

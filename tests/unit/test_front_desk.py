@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 
+from backend import catalog
 from backend.billing.events import PaymentCaptured
 from backend.billing.visit import visit_invoice_id
-from backend.encounters.events import VisitSignedOff
 from backend.frontdesk.router import READ_MODELS, invoice_per_visit
-from backend.reactions import registered
+from backend.visits.events import VisitSignedOff
 
 VISIT = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 OTHER_VISIT = uuid.UUID("00000000-0000-4000-8000-0000000000a2")
@@ -36,12 +36,16 @@ def test_without_its_own_invoice_a_visit_shows_the_first_drafted_by_hand() -> No
 
 
 def test_the_day_waits_for_every_read_model_it_joins() -> None:
+    """The front desk names the read models it joins (it may not import them): each name is a
+    read model the processes run, and its table is the one the day's SQL reads."""
     assert set(READ_MODELS) == {"appointments", "patients", "practitioners", "visits", "invoices"}
+    tables = {name: catalog.READ_MODELS_BY_NAME[name].table for name in READ_MODELS}
+    assert tables == {name: f"rm_{name}" for name in READ_MODELS}
 
 
 def test_each_reaction_is_registered_once_on_its_event() -> None:
-    by_name = {r.name: r.event_types for r in registered.ALL}
-    assert len(by_name) == len(registered.ALL)
+    by_name = {r.name: r.event_types for r in catalog.REACTIONS}
+    assert len(by_name) == len(catalog.REACTIONS)
     assert by_name["visit-invoice"] == {VisitSignedOff.type_name()}
     assert by_name["payment-receipt"] == {PaymentCaptured.type_name()}
-    assert registered.ALL[0].name == "appointment-reminder"
+    assert catalog.REACTIONS[0].name == "appointment-reminder"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from backend.catalog import READ_MODELS as ALL
 from backend.eventstore import RecordedEvent
-from projections.daily_activity import DAILY_ACTIVITY
+from backend.patients.projections import PATIENTS
+from backend.scheduling.daily_activity import DAILY_ACTIVITY
 from projections.kafka_codec import Envelope, decode, encode, envelope
-from projections.read_models import ALL, PATIENTS
 
 MOMENT = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
 

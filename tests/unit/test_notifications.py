@@ -14,6 +14,7 @@ from backend.kernel.errors import Invalid
 from backend.kernel.events import DomainEvent
 from backend.notifications import model, templates
 from backend.notifications.channels import ChannelError, FakeChannel, Message
+from backend.notifications.circumstances import Circumstances
 from backend.notifications.events import (
     NotificationAttemptFailed,
     NotificationAttemptStarted,
@@ -22,7 +23,7 @@ from backend.notifications.events import (
     NotificationSent,
 )
 from backend.notifications.model import NOTIFICATION, Contact, Notification, RetryPolicy
-from backend.notifications.quiet_hours import outside_quiet_hours
+from backend.notifications.quiet_hours import QuietHours, outside_quiet_hours
 
 NID = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 PATIENT = uuid.UUID("00000000-0000-4000-8000-0000000000b2")
@@ -30,6 +31,8 @@ SOURCE = uuid.UUID("00000000-0000-4000-8000-0000000000c3")
 T0 = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(seconds=60)
 NIGHT = (dt.time(21, 0), dt.time(8, 0))
+HOLDS = Circumstances("active", QuietHours(dt.time(0, 0), dt.time(0, 0), "UTC"))
+"""A message (not a reminder) to an active patient, in a tenant without quiet hours."""
 
 
 def fold(events: list[DomainEvent]) -> Notification:
@@ -38,7 +41,15 @@ def fold(events: list[DomainEvent]) -> Notification:
 
 def queued(send_after: dt.datetime = T0) -> list[DomainEvent]:
     return model.queue(
-        Notification(), NID, PATIENT, Contact("sms", "+1 555 0100"), "r", "Hi", send_after, SOURCE
+        Notification(),
+        NID,
+        PATIENT,
+        Contact("sms", "+1 555 0100"),
+        "r",
+        "Hi",
+        send_after,
+        SOURCE,
+        None,
     )
 
 
@@ -213,12 +224,14 @@ def test_contact_prefers_the_template_channel_then_sms_then_email() -> None:
 def test_queue_is_idempotent() -> None:
     state = fold(queued())
     assert (state.status, state.due_at) == ("queued", T0)
-    again = model.queue(state, NID, PATIENT, Contact("sms", "x"), "r", "Hi", T0, SOURCE)
+    again = model.queue(state, NID, PATIENT, Contact("sms", "x"), "r", "Hi", T0, SOURCE, None)
     assert again == []
 
 
 def test_no_contact_is_escalated_at_once() -> None:
-    events = model.queue(Notification(), NID, PATIENT, Contact(None, None), "r", "Hi", T0, SOURCE)
+    events = model.queue(
+        Notification(), NID, PATIENT, Contact(None, None), "r", "Hi", T0, SOURCE, None
+    )
     assert [type(e) for e in events] == [NotificationQueued, NotificationEscalated]
     assert isinstance(events[1], NotificationEscalated) and events[1].reason == "no contact"
     state = fold(events)
@@ -234,24 +247,25 @@ def test_the_notification_id_follows_from_source_and_template() -> None:
 
 def test_a_message_whose_recipient_was_erased_goes_to_the_front_desk_unsent() -> None:
     redacted = dataclasses.replace(fold(queued()), address=None, body="[erased]")
-    [event] = model.start_attempt(redacted, T0, LEASE)
+    erased = dataclasses.replace(HOLDS, patient="erased")
+    [event] = model.start_attempt(redacted, T0, LEASE, erased)
     assert event == NotificationEscalated(NID, "recipient erased")
     assert fold([*queued(), event]).due_at is None
 
 
 def test_nothing_is_started_before_send_after() -> None:
     state = fold(queued(T0 + dt.timedelta(minutes=5)))
-    assert model.start_attempt(state, T0, LEASE) == []
-    started = model.start_attempt(state, T0 + dt.timedelta(minutes=5), LEASE)
+    assert model.start_attempt(state, T0, LEASE, HOLDS) == []
+    started = model.start_attempt(state, T0 + dt.timedelta(minutes=5), LEASE, HOLDS)
     assert started == [NotificationAttemptStarted(NID, 1, T0 + dt.timedelta(minutes=5) + LEASE)]
 
 
 def test_an_attempt_in_flight_is_left_alone_until_its_lease_runs_out() -> None:
-    events = queued() + model.start_attempt(fold(queued()), T0, LEASE)
+    events = queued() + model.start_attempt(fold(queued()), T0, LEASE, HOLDS)
     state = fold(events)
     assert (state.status, state.attempts, state.due_at) == ("sending", 1, T0 + LEASE)
-    assert model.start_attempt(state, T0 + LEASE - dt.timedelta(seconds=1), LEASE) == []
-    resumed = model.start_attempt(state, T0 + LEASE, LEASE)
+    assert model.start_attempt(state, T0 + LEASE - dt.timedelta(seconds=1), LEASE, HOLDS) == []
+    resumed = model.start_attempt(state, T0 + LEASE, LEASE, HOLDS)
     assert resumed == [NotificationAttemptStarted(NID, 1, T0 + 2 * LEASE)]  # the same attempt
 
 
@@ -262,7 +276,7 @@ def test_sent_is_recorded_once() -> None:
     state = fold(events + sent)
     assert (state.status, state.provider_message_id, state.due_at) == ("sent", "sms-1", None)
     assert model.record_sent(state, 1, "sms-1") == []
-    assert model.start_attempt(state, T0 + dt.timedelta(days=1), LEASE) == []
+    assert model.start_attempt(state, T0 + dt.timedelta(days=1), LEASE, HOLDS) == []
 
 
 def test_backoff_schedule() -> None:
@@ -283,7 +297,7 @@ def test_escalation_after_three_failed_attempts() -> None:
         state = fold(events)
         assert state.due_at is not None
         now = state.due_at
-        events += model.start_attempt(state, now, LEASE)
+        events += model.start_attempt(state, now, LEASE, HOLDS)
         assert fold(events).attempts == attempt
         events += model.record_failure(fold(events), attempt, "ChannelError: down", now, retry)
     assert [type(e) for e in events[-2:]] == [NotificationAttemptFailed, NotificationEscalated]
@@ -295,7 +309,7 @@ def test_escalation_after_three_failed_attempts() -> None:
     state = fold(events)
     assert state.status == "escalated"
     assert state.escalation_reason == "3 failed attempts; last error: ChannelError: down"
-    assert model.start_attempt(state, now + dt.timedelta(days=1), LEASE) == []
+    assert model.start_attempt(state, now + dt.timedelta(days=1), LEASE, HOLDS) == []
 
 
 def test_a_failure_of_a_stale_attempt_changes_nothing() -> None:

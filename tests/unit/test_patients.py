@@ -10,7 +10,8 @@ import pytest
 
 from backend.kernel.aggregate import aggregate_for
 from backend.kernel.errors import Conflict, Invalid, NotFound
-from backend.kernel.events import from_data, to_data
+from backend.kernel.events import from_data, revive_data, to_data
+from backend.kernel.phones import PhoneInvalid
 from backend.patients.events import PatientDetailsChanged, PatientRegistered
 from backend.patients.model import (
     PATIENT,
@@ -35,7 +36,7 @@ def details(**overrides: Any) -> dict[str, Any]:
         "sex": "female",
         "phone": "+49 (30) 123-45",
         "email": "ann.lee@example.org",
-        "specialty_data": {"allergies": ["penicillin"]},
+        "specialty_data": {"cardiac": {"nyha_class": "II"}},
     }
     return base | overrides
 
@@ -55,9 +56,10 @@ def test_register_emits_patient_registered() -> None:
             "Lee",
             dt.date(1980, 2, 29),
             "female",
-            "+49 (30) 123-45",
+            "+493012345",
             "ann.lee@example.org",
-            {"allergies": ["penicillin"]},
+            {"cardiac": {"nyha_class": "II"}},
+            "+49 (30) 123-45",
         )
     ]
 
@@ -132,11 +134,16 @@ def test_evolve_folds_registration_and_view_lists_every_field() -> None:
         "family_name": "Lee",
         "birth_date": dt.date(1980, 2, 29),
         "sex": "female",
-        "phone": "+49 (30) 123-45",
+        "phone": "+493012345",
+        "phone_as_typed": "+49 (30) 123-45",
         "email": "ann.lee@example.org",
-        "specialty_data": {"allergies": ["penicillin"]},
+        "specialty_data": {"cardiac": {"nyha_class": "II"}},
         "erased": False,
+        "deceased": False,
+        "died_at": None,
         "calculations": {},
+        "merged_into": None,
+        "merged_from": (),
     }
 
 
@@ -159,7 +166,10 @@ def test_change_details_refuses_unknown_fields() -> None:
 def test_change_details_returns_nothing_when_nothing_changes() -> None:
     state = registered()
     assert change_details(state, {}, TODAY) == []
-    same = {k: v for k, v in view(state).items() if k not in ("id", "erased", "calculations")}
+    status = ("id", "erased", "deceased", "died_at", "calculations", "phone_as_typed")
+    status += ("merged_into", "merged_from")
+    same = {k: v for k, v in view(state).items() if k not in status}
+    same["phone"] = state.phone_as_typed
     assert change_details(state, same, TODAY) == []
 
 
@@ -170,7 +180,62 @@ def test_change_details_records_only_changed_fields() -> None:
         {"given_name": "Ann", "family_name": "Lee-Park", "sex": "female", "phone": None},
         TODAY,
     )
-    assert events == [PatientDetailsChanged(PID, {"family_name": "Lee-Park", "phone": None})]
+    assert events == [
+        PatientDetailsChanged(
+            PID, {"family_name": "Lee-Park", "phone": None, "phone_as_typed": None}
+        )
+    ]
+
+
+def test_a_phone_is_read_in_the_tenants_region_and_kept_as_typed() -> None:
+    (event,) = register_patient(Patient(), PID, details(phone="(212) 555-0102"), TODAY, "US")
+    assert isinstance(event, PatientRegistered)
+    assert (event.phone, event.phone_as_typed) == ("+12125550102", "(212) 555-0102")
+    (event,) = register_patient(Patient(), PID, details(phone="030 1234567"), TODAY, "DE")
+    assert isinstance(event, PatientRegistered)
+    assert event.phone == "+49301234567"
+    with pytest.raises(PhoneInvalid) as err:
+        register_patient(Patient(), PID, details(phone="030 1234567"), TODAY, "US")
+    assert (err.value.code, err.value.field) == ("PHONE_INVALID", "phone")
+
+
+def test_the_same_number_typed_anew_records_both_forms() -> None:
+    state = registered(phone="+1 212 555 0102")
+    (event,) = change_details(state, {"phone": "(212) 555-0102"}, TODAY)
+    assert event == PatientDetailsChanged(
+        PID, {"phone": "+12125550102", "phone_as_typed": "(212) 555-0102"}
+    )
+
+
+def test_a_phone_recorded_as_typed_before_phones_were_read_folds_as_both_forms() -> None:
+    v1 = to_data(
+        PatientRegistered(PID, "Ann", "Lee", TODAY, "female", "212-555-0103", None, {}, None)
+    )
+    del v1["phone_as_typed"]
+    registered_v1 = revive_data("PatientRegistered", 1, v1)
+    state = PATIENT.fold([registered_v1])
+    assert (state.phone, state.phone_as_typed) == ("212-555-0103", "212-555-0103")
+    state = evolve(state, PatientDetailsChanged(PID, {"phone": "2125550104"}))
+    assert (state.phone, state.phone_as_typed) == ("2125550104", "2125550104")
+
+
+def test_change_details_merges_specialty_data_per_plugin_and_field() -> None:
+    """A field given replaces that field alone, null removes it; other plugins are kept."""
+    data = {"cardiac": {"nyha_class": "II", "ejection_fraction": 40}, "ortho": {"weight_kg": 80}}
+    state = registered(specialty_data=data)
+    given = {"cardiac": {"nyha_class": None, "ejection_fraction": 35}}
+    [event] = change_details(state, {"specialty_data": given}, TODAY)
+    assert event == PatientDetailsChanged(
+        PID,
+        {"specialty_data": {"cardiac": {"ejection_fraction": 35}, "ortho": {"weight_kg": 80}}},
+    )
+    [event] = change_details(state, {"specialty_data": {"ortho": None}}, TODAY)
+    assert event.changes == {"specialty_data": {"cardiac": data["cardiac"]}}
+    assert change_details(state, {"specialty_data": {"cardiac": {"nyha_class": "II"}}}, TODAY) == []
+    for bad, field in ((None, "specialty_data"), ({"ortho": 80}, "specialty_data.ortho")):
+        with pytest.raises(Invalid) as err:
+            change_details(state, {"specialty_data": bad}, TODAY)
+        assert err.value.field == field
 
 
 def test_change_details_encodes_birth_date_as_iso_string() -> None:
@@ -224,13 +289,13 @@ def test_evolve_applies_changes_including_birth_date_from_iso_string() -> None:
 
 def test_change_then_fold_through_the_codec_reaches_the_new_state() -> None:
     state = registered()
-    changes = {"birth_date": dt.date(1979, 12, 31), "sex": "other", "phone": "+1 555 0100"}
+    changes = {"birth_date": dt.date(1979, 12, 31), "sex": "other", "phone": "+1 212 555 0100"}
     stored = [from_data(e.type_name(), to_data(e)) for e in change_details(state, changes, TODAY)]
     after = PATIENT.fold([*register_patient(Patient(), PID, details(), TODAY), *stored])
     assert (after.birth_date, after.sex, after.phone) == (
         dt.date(1979, 12, 31),
         "other",
-        "+1 555 0100",
+        "+12125550100",
     )
     assert change_details(after, changes, TODAY) == []
 
@@ -255,7 +320,7 @@ def test_erasure_redacts_the_state_and_closes_it_to_changes() -> None:
     )
     assert erased.erased and erased.email is None
     with pytest.raises(Conflict) as e:
-        change_details(erased, {"phone": "+1 555 0100"}, TODAY)
+        change_details(erased, {"phone": "+1 212 555 0100"}, TODAY)
     assert e.value.code == "PATIENT_ERASED"
     with pytest.raises(Conflict):
         erase(erased, "again")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from backend.plugins.loading import schema
-from backend.plugins.reference import DOC, current_document, render
+from backend.specialties.loading import schema
+from backend.specialties.reference import DOC, current_document, render
 
 
 def test_the_manifest_reference_is_current() -> None:
     assert DOC.read_text() == current_document(), (
-        "docs/plugins.md is stale: run python -m backend.plugins.reference"
+        "docs/plugins.md is stale: run python -m backend.specialties.reference"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import pytest
@@ -12,20 +13,23 @@ import pytest
 from backend.admissions.model import Admission, evolve
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
-from backend.plugins import capture, workflows
-from backend.plugins.events import CalculationRecorded
-from backend.plugins.expressions import EvaluationError, History, compile_expression
-from backend.plugins.folding import with_calculation
-from backend.plugins.loading import load_plugin
-from backend.plugins.model import (
+from backend.specialties import capture, workflows
+from backend.specialties.events import CalculationRecorded
+from backend.specialties.expressions import EvaluationError, History, compile_expression
+from backend.specialties.folding import with_calculation
+from backend.specialties.loading import load_plugin
+from backend.specialties.model import (
+    Calculation,
+    Outcome,
     RuleFailed,
     ValueSpec,
     age_years,
-    calculate,
     check_specialty_data,
+    due_calculation,
+    result_of,
     run_rules,
 )
-from backend.plugins.registry import DEFAULT_DIR
+from backend.specialties.registry import DEFAULT_DIR
 from backend.tenancy import model as tenancy
 
 CARDIAC = load_plugin(DEFAULT_DIR / "cardiac")
@@ -73,6 +77,15 @@ def test_specialty_data_errors_name_the_path() -> None:
     assert bad.value.message == "an object of the specialty's fields"
 
 
+def evaluated(calculations: list[Calculation]) -> dict[Hashable, Outcome]:
+    """The outcomes of expression calculators, evaluated here as a worker would."""
+    return {
+        c.key: Outcome(c.calculator.expression.evaluate(dict(c.inputs)))
+        for c in calculations
+        if c.calculator.expression is not None
+    }
+
+
 @pytest.mark.parametrize(
     ("age", "sex", "risks", "score"),
     [
@@ -94,19 +107,21 @@ def test_cha2ds2_vasc_follows_the_published_points(
     age: int, sex: str, risks: dict[str, bool], score: int
 ) -> None:
     values = {**NO_RISK, **risks, "age_years": age, "sex": sex}
-    [(calc, _, result)] = calculate(CARDIAC, values, {})
-    assert (calc.id, result) == ("cha2ds2_vasc", score)
+    calculation = due_calculation(CARDIAC, CARDIAC.calculators["cha2ds2_vasc"], values, {})
+    assert calculation is not None
+    [outcome] = evaluated([calculation]).values()
+    assert result_of(CARDIAC, calculation, outcome) == score
 
 
 def test_a_calculation_waits_for_all_inputs_and_repeats_only_when_they_change() -> None:
-    assert calculate(ORTHO, {"weight_kg": 70}, {}) == []
-    [(bmi, inputs, result), (category, _, label)] = calculate(
-        ORTHO, {"weight_kg": 70, "height_cm": 175}, {}
-    )
-    assert (bmi.id, result, category.id, label) == ("bmi", 22.9, "bmi_category", "normal")
-    previous = {"bmi": inputs, "bmi_category": inputs}
-    assert calculate(ORTHO, {"weight_kg": 70, "height_cm": 175}, previous) == []
-    assert len(calculate(ORTHO, {"weight_kg": 71, "height_cm": 175}, previous)) == 2
+    bmi = ORTHO.calculators["bmi"]
+    assert due_calculation(ORTHO, bmi, {"weight_kg": 70}, {}) is None
+    due = due_calculation(ORTHO, bmi, {"weight_kg": 70, "height_cm": 175}, {})
+    assert due is not None
+    assert result_of(ORTHO, due, evaluated([due])[due.key]) == 22.9
+    previous = {"bmi": dict(due.inputs)}
+    assert due_calculation(ORTHO, bmi, {"weight_kg": 70, "height_cm": 175}, previous) is None
+    assert due_calculation(ORTHO, bmi, {"weight_kg": 71, "height_cm": 175}, previous)
 
 
 def test_rules_warn_refuse_or_skip() -> None:
@@ -132,17 +147,17 @@ def test_a_specialty_event_sees_only_earlier_events_of_its_plugin() -> None:
     admission = Admission(ID, ID, status="admitted")
     knee = {"joint": "knee", "laterality": "left"}
     first = capture.specialty_event(
-        ORTHO, "admission", admission, "joint_replacement", knee, ID, AT, {}, {}
+        ORTHO, "admission", admission, "joint_replacement", knee, ID, AT, {}, {}, {}
     )
     for event in first.events:
         admission = _evolved(admission, event)
     with pytest.raises(RuleFailed):
         capture.specialty_event(
-            ORTHO, "admission", admission, "joint_replacement", knee, ID, AT, {}, {}
+            ORTHO, "admission", admission, "joint_replacement", knee, ID, AT, {}, {}, {}
         )
     with pytest.raises(Invalid) as bad:
         capture.specialty_event(
-            ORTHO, "visit", admission, "joint_replacement", knee, ID, AT, {}, {}
+            ORTHO, "visit", admission, "joint_replacement", knee, ID, AT, {}, {}, {}
         )
     assert bad.value.field == "type"
 
@@ -225,6 +240,44 @@ def test_a_started_checklist_is_not_started_again() -> None:
     assert workflows.start(_pre_op(), CARDIAC, pre_op, ID, "admission", ID) == []
 
 
+@pytest.mark.parametrize(
+    ("rule", "planned", "outcome"),
+    [
+        (None, True, None),
+        ("warn", True, "warning"),
+        ("refuse", True, "refused"),
+        ("refuse", False, "warning"),
+    ],
+)
+def test_an_open_checklist_at_discharge_refuses_or_warns_as_its_rule_says(
+    rule: str | None, planned: bool, outcome: str | None
+) -> None:
+    state = _pre_op()
+    if outcome == "refused":
+        with pytest.raises(Conflict) as e:
+            workflows.at_discharge(state, rule, planned)
+        assert e.value.code == "DISCHARGE_NOT_READY"
+        assert "Cardiology clearance" in e.value.detail
+        assert "Dental clearance" not in e.value.detail, "optional"
+        return
+    warning = workflows.at_discharge(state, rule, planned)
+    if outcome is None:
+        assert warning is None
+    else:
+        assert warning is not None and warning["rule"] == "cardiac.pre_op_checklist"
+
+
+def test_a_discharge_closes_an_open_checklist_once_and_no_step_follows() -> None:
+    state = _pre_op()
+    [closed] = workflows.close(state, "discharged", AT)
+    state = workflows.evolve(state, closed)
+    assert state.status == "closed"
+    assert workflows.close(state, "discharged", AT) == []
+    with pytest.raises(Conflict) as e:
+        workflows.complete_step(state, "consent_signed", "x", frozenset({"NURSE"}), AT)
+    assert e.value.code == "CHECKLIST_CLOSED"
+
+
 def test_tenant_specialties_record_only_a_change() -> None:
     tenant = tenancy.evolve_tenant(
         tenancy.Tenant(),
@@ -248,20 +301,34 @@ def test_a_patients_score_follows_their_age_since_the_last_result() -> None:
         "stroke_tia": False,
         "vascular_disease": False,
     }
-    at_64 = capture.patient_data(
-        PLUGINS, {}, {"cardiac": risk}, {"age_years": 64, "sex": "male"}, {}
+    at_64 = _with_results(
+        lambda results: capture.patient_data(
+            PLUGINS, ID, {}, {"cardiac": risk}, {"age_years": 64, "sex": "male"}, {}, results
+        )
     )
     calculations: dict[str, Any] = {}
     for event in at_64.events:
         if isinstance(event, CalculationRecorded):
             calculations = with_calculation(calculations, event)
     assert [c["result"] for c in calculations.values()] == ["0"]
-    later = capture.patient_data(
-        PLUGINS,
-        {"cardiac": risk},
-        {"cardiac": {**risk, "ejection_fraction": 55}},
-        {"age_years": 66, "sex": "male"},
-        calculations,
+    later = _with_results(
+        lambda results: capture.patient_data(
+            PLUGINS,
+            ID,
+            {"cardiac": risk},
+            {"cardiac": {"ejection_fraction": 55}},
+            {"age_years": 66, "sex": "male"},
+            calculations,
+            results,
+        )
     )
     [again] = [e for e in later.events if isinstance(e, CalculationRecorded)]
     assert (again.calculator, again.result) == ("cha2ds2_vasc", "1")
+
+
+def _with_results(decide: Callable[[capture.Results], capture.Capture]) -> capture.Capture:
+    """Decide, compute what it needs, decide again: what a command does across attempts."""
+    pending = decide({}).pending
+    decided = decide(evaluated(pending))
+    assert not decided.pending
+    return decided

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from backend.kernel.errors import Conflict
 from backend.scheduling import model, schedule
-from backend.scheduling.model import Appointment
+from backend.scheduling.model import Appointment, Booking
 from backend.scheduling.schedule import DaySchedule, day_stream_id, days_touched
 
 DOC = uuid.UUID("60000000-0000-4000-8000-000000000006")
@@ -55,9 +55,8 @@ def test_accepted_bookings_never_overlap(
             for d in days_touched(start, end)
         }
         try:
-            decided = model.request(
-                Appointment(), appointment_id, PATIENT, DOC, start, end, None, touched
-            )
+            booking = Booking(appointment_id, PATIENT, DOC, start, end, None)
+            decided = model.request(Appointment(), booking, BASE, touched, {}, "refuse").events
         except Conflict as e:
             assert e.code == "SLOT_TAKEN"
             # Refused only for a real clash with something already accepted.

@@ -18,12 +18,21 @@ from backend.scheduling.events import (
     AppointmentConfirmed,
     AppointmentMarkedNoShow,
     AppointmentRequested,
+    AppointmentVisitOpened,
     PatientCheckedIn,
+    PatientTimeFreed,
+    PatientTimeHeld,
     SlotReleased,
     SlotReserved,
 )
-from backend.scheduling.model import APPOINTMENT, Appointment, CheckinWindow
-from backend.scheduling.schedule import SCHEDULE, DaySchedule, day_stream_id, days_touched
+from backend.scheduling.model import APPOINTMENT, Appointment, Booking, CheckinWindow
+from backend.scheduling.schedule import (
+    PATIENT_SCHEDULE,
+    SCHEDULE,
+    DaySchedule,
+    day_stream_id,
+    days_touched,
+)
 
 APPT = uuid.UUID("40000000-0000-4000-8000-000000000004")
 PATIENT = uuid.UUID("50000000-0000-4000-8000-000000000005")
@@ -47,7 +56,7 @@ def reserved(*slots: tuple[uuid.UUID, dt.datetime, dt.datetime]) -> DaySchedule:
 
 def appointment(status: str) -> Appointment:
     """An appointment 09:00-09:30 brought to `status` by folding its events."""
-    history: list[DomainEvent] = [AppointmentRequested(APPT, PATIENT, DOC, START, END, "flu")]
+    history: list[DomainEvent] = [AppointmentRequested(APPT, PATIENT, DOC, START, END, "flu", None)]
     follow: dict[str, list[DomainEvent]] = {
         "requested": [],
         "confirmed": [AppointmentConfirmed(APPT)],
@@ -65,12 +74,20 @@ def appointment(status: str) -> Appointment:
     return state
 
 
+BEFORE = at(0) - dt.timedelta(days=1)
+"""The booking's clock: before every start these tests book."""
+
+
+def booking(start: dt.datetime, end: dt.datetime, back_charting: str | None = None) -> Booking:
+    return Booking(APPT, PATIENT, DOC, start, end, "flu", back_charting)
+
+
 def request(
     start: dt.datetime, end: dt.datetime, days: dict[uuid.UUID, DaySchedule] | None = None
 ) -> dict[uuid.UUID, list[DomainEvent]]:
     if days is None:
         days = {day_stream_id(DOC, d): DaySchedule() for d in days_touched(start, end)}
-    return model.request(Appointment(), APPT, PATIENT, DOC, start, end, "flu", days)
+    return model.request(Appointment(), booking(start, end), BEFORE, days, {}, "refuse").events
 
 
 # --- request ------------------------------------------------------------------------------------
@@ -80,7 +97,7 @@ def test_request_emits_requested_and_one_reservation_per_day_stream() -> None:
     d1, d2 = uuid.uuid4(), uuid.uuid4()
     decided = request(at(23, 30), at(0, 30, day=2), {d1: DaySchedule(), d2: DaySchedule()})
     assert decided == {
-        APPT: [AppointmentRequested(APPT, PATIENT, DOC, at(23, 30), at(0, 30, day=2), "flu")],
+        APPT: [AppointmentRequested(APPT, PATIENT, DOC, at(23, 30), at(0, 30, day=2), "flu", None)],
         d1: [SlotReserved(DOC, APPT, at(23, 30), at(0, 30, day=2))],
         d2: [SlotReserved(DOC, APPT, at(23, 30), at(0, 30, day=2))],
     }
@@ -95,7 +112,7 @@ def test_request_with_a_single_day_stream() -> None:
 
 def test_request_refuses_an_existing_appointment() -> None:
     with pytest.raises(Conflict) as err:
-        model.request(appointment("requested"), APPT, PATIENT, DOC, START, END, None, {})
+        model.request(appointment("requested"), booking(START, END), BEFORE, {}, {}, "refuse")
     assert err.value.code == "APPOINTMENT_EXISTS"
 
 
@@ -160,13 +177,76 @@ def test_overlap_is_by_instant_across_offsets() -> None:
     assert APPT in request(dt.datetime(2026, 4, 1, 11, 30, tzinfo=plus2), at(10), days)
 
 
+# --- past starts and the patient in two places ---------------------------------------------
+
+
+def test_a_start_already_past_is_refused_without_a_back_charting_reason() -> None:
+    for reason in (None, "  "):
+        with pytest.raises(Conflict) as err:
+            model.request(Appointment(), booking(START, END, reason), START + MIN, {}, {}, "refuse")
+        assert err.value.code == "APPOINTMENT_IN_PAST"
+
+
+def test_staff_back_chart_a_past_start_with_the_reason_recorded() -> None:
+    booked = model.request(
+        Appointment(), booking(START, END, " seen at 9, booked late "), END, {}, {}, "refuse"
+    )
+    (requested,) = booked.events[APPT]
+    assert isinstance(requested, AppointmentRequested)
+    assert requested.back_charting_reason == "seen at 9, booked late"
+    assert APPOINTMENT.fold([requested]).back_charting_reason == "seen at 9, booked late"
+
+
+def test_a_start_still_to_come_records_no_back_charting_reason() -> None:
+    booked = model.request(Appointment(), booking(START, END, "why"), START, {}, {}, "refuse")
+    (requested,) = booked.events[APPT]
+    assert isinstance(requested, AppointmentRequested)
+    assert requested.back_charting_reason is None
+
+
+def held(*slots: tuple[uuid.UUID, dt.datetime, dt.datetime]) -> DaySchedule:
+    return PATIENT_SCHEDULE.fold([PatientTimeHeld(PATIENT, a, s, e) for a, s, e in slots])
+
+
+def test_a_patient_booked_elsewhere_then_is_refused_by_default() -> None:
+    other = uuid.uuid4()
+    patient_days = {uuid.uuid4(): held((other, at(9, 15), at(9, 45)))}
+    with pytest.raises(Conflict) as err:
+        model.request(Appointment(), booking(START, END), BEFORE, {}, patient_days, "refuse")
+    assert err.value.code == "PATIENT_DOUBLE_BOOKED"
+    assert str(other) in err.value.detail
+
+
+def test_a_warn_policy_books_the_patient_twice_with_a_warning() -> None:
+    other, day = uuid.uuid4(), uuid.uuid4()
+    patient_days = {day: held((other, at(9, 15), at(9, 45)))}
+    booked = model.request(Appointment(), booking(START, END), BEFORE, {}, patient_days, "warn")
+    assert booked.events[day] == [PatientTimeHeld(PATIENT, APPT, START, END)]
+    (warning,) = booked.warnings
+    assert warning["rule"] == "patient_double_booked" and str(other) in warning["message"]
+
+
+def test_adjacent_appointments_of_a_patient_are_no_double_booking() -> None:
+    day = uuid.uuid4()
+    patient_days = {day: held((uuid.uuid4(), at(9, 30), at(10)))}
+    booked = model.request(Appointment(), booking(START, END), BEFORE, {}, patient_days, "refuse")
+    assert booked.warnings == []
+    assert booked.events[day] == [PatientTimeHeld(PATIENT, APPT, START, END)]
+
+
+def test_the_patients_time_is_freed_only_where_it_was_held() -> None:
+    state = appointment("cancelled")
+    assert model.free_patient(state, held((APPT, START, END))) == [PatientTimeFreed(PATIENT, APPT)]
+    assert model.free_patient(state, DaySchedule()) == []  # booked before patient schedules
+
+
 # --- status transitions -------------------------------------------------------------------------
 
 ALL = ["requested", "confirmed", "cancelled", "checked_in", "completed", "no_show"]
 
 
 def test_evolve_tracks_the_lifecycle() -> None:
-    state = APPOINTMENT.fold([AppointmentRequested(APPT, PATIENT, DOC, START, END, "flu")])
+    state = APPOINTMENT.fold([AppointmentRequested(APPT, PATIENT, DOC, START, END, "flu", None)])
     assert state == Appointment(APPT, PATIENT, DOC, START, END, "flu", "requested")
     state = model.evolve(state, AppointmentConfirmed(APPT))
     assert state.status == "confirmed"
@@ -231,6 +311,22 @@ def test_cancel_needs_a_reason() -> None:
     with pytest.raises(Invalid) as err:
         model.cancel(appointment("confirmed"), "  ")
     assert err.value.field == "reason"
+
+
+@pytest.mark.parametrize("status", ["confirmed", "checked_in"])
+def test_an_appointment_whose_visit_was_opened_is_neither_cancelled_nor_missed(
+    status: str,
+) -> None:
+    visit = uuid.uuid4()
+    [event] = model.note_visit(appointment(status), visit)
+    assert event == AppointmentVisitOpened(APPT, visit)
+    seen = APPOINTMENT.evolve(appointment(status), event)
+    assert (seen.visit_id, seen.status) == (visit, status)
+    for command in (lambda: model.cancel(seen, "moved"), lambda: model.mark_no_show(seen, END)):
+        with pytest.raises(Conflict) as err:
+            command()
+        assert err.value.code == "APPOINTMENT_HAS_VISIT"
+    assert model.complete(APPOINTMENT.evolve(appointment("checked_in"), event))
 
 
 def test_complete_a_checked_in_appointment() -> None:
@@ -442,7 +538,8 @@ def test_schedule_view_lists_slots_in_time_order() -> None:
         "slots": [
             {"appointment_id": b, "start": at(9), "end": at(10)},
             {"appointment_id": a, "start": at(11), "end": at(12)},
-        ]
+        ],
+        "holds": [],
     }
 
 

@@ -10,7 +10,9 @@ import pytest
 from backend.settings import (
     DEV_FAKEPAY_SECRET,
     DEV_JWT_SECRET,
+    DEV_MASTER_KEY,
     Settings,
+    SettingsRefused,
     sqlalchemy_url,
     with_user,
 )
@@ -29,7 +31,16 @@ ENV_VARS = (
     "CARETRAIL_PAYMENT_WEBHOOK_SECRETS",
     "HOST",
     "PORT",
+    "CARETRAIL_JWT_AUDIENCE",
+    "CARETRAIL_JWT_ISSUER",
+    "CARETRAIL_PAYMENT_WEBHOOK_SECRETS",
+    "CARETRAIL_CHAIN_KEY",
+    "CARETRAIL_CHAIN_SIGNING_KEY",
+    "CARETRAIL_CHAIN_HEADS_DIR",
 )
+SECRET = "a-production-secret-0123456789abcdef"
+CHAIN = {"CARETRAIL_CHAIN_KEY": KEY, "CARETRAIL_CHAIN_SIGNING_KEY": KEY}
+TOKENS = {"CARETRAIL_JWT_AUDIENCE": "caretrail-api", "CARETRAIL_JWT_ISSUER": "https://idp.test/"}
 
 
 @pytest.fixture(autouse=True)
@@ -54,10 +65,10 @@ def test_dev_without_secret_uses_the_dev_secret() -> None:
 
 
 def test_an_explicit_secret_is_used() -> None:
-    s = Settings(CARETRAIL_JWT_SECRET="s3cret-value", CARETRAIL_MASTER_KEY=KEY)
+    s = Settings(CARETRAIL_JWT_SECRET=SECRET, CARETRAIL_MASTER_KEY=KEY, **CHAIN, **TOKENS)
     assert s.env == "prod"
     assert not s.uses_dev_secret
-    assert s.effective_jwt_secret == "s3cret-value"
+    assert s.effective_jwt_secret == SECRET
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,9 +80,13 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CARETRAIL_ENV", "prod")
     with pytest.raises(pydantic.ValidationError):
         Settings()
-    monkeypatch.setenv("CARETRAIL_JWT_SECRET", "from-env")
+    monkeypatch.setenv("CARETRAIL_JWT_SECRET", SECRET)
     monkeypatch.setenv("CARETRAIL_MASTER_KEY", KEY)
-    assert Settings().effective_jwt_secret == "from-env"
+    for name, value in CHAIN.items():
+        monkeypatch.setenv(name, value)
+    for name, value in TOKENS.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().effective_jwt_secret == SECRET
     assert Settings().master_key_bytes == bytes(range(32))
 
 
@@ -125,24 +140,63 @@ def test_sqlalchemy_url(dsn: str, expected: str) -> None:
     assert sqlalchemy_url(dsn) == expected
 
 
-def test_the_master_key_is_required_outside_dev_and_test_and_must_be_32_bytes() -> None:
+@pytest.mark.parametrize("env", ["prod", "test", "staging"])
+def test_the_master_key_is_required_outside_dev_and_must_be_32_bytes(env: str) -> None:
     with pytest.raises(pydantic.ValidationError, match="CARETRAIL_MASTER_KEY is required"):
-        Settings(CARETRAIL_JWT_SECRET="x")
+        Settings(CARETRAIL_ENV=env, CARETRAIL_JWT_SECRET="x")
     short = base64.b64encode(b"too short").decode()
     with pytest.raises(pydantic.ValidationError, match="32 bytes"):
-        Settings(CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY=short)
+        Settings(CARETRAIL_ENV=env, CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY=short)
     with pytest.raises(pydantic.ValidationError, match="not base64"):
-        Settings(CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY="not base64!")
-    assert len(Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x").master_key_bytes) == 32
+        Settings(CARETRAIL_ENV=env, CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY="not base64!")
+    assert Settings(CARETRAIL_ENV="dev").master_key_bytes == base64.b64decode(DEV_MASTER_KEY)
+
+
+@pytest.mark.parametrize("env", ["prod", "test", "staging"])
+def test_the_published_development_secrets_are_refused_outside_dev(env: str) -> None:
+    safe = {
+        "CARETRAIL_ENV": env,
+        "CARETRAIL_JWT_SECRET": SECRET,
+        "CARETRAIL_MASTER_KEY": KEY,
+        **CHAIN,
+    }
+    assert Settings(**safe, **TOKENS).master_key_bytes == bytes(range(32))
+    with pytest.raises(pydantic.ValidationError, match="public development secret; set"):
+        Settings(**{**safe, "CARETRAIL_JWT_SECRET": DEV_JWT_SECRET}, **TOKENS)
+    with pytest.raises(pydantic.ValidationError, match="public development key"):
+        Settings(**{**safe, "CARETRAIL_MASTER_KEY": DEV_MASTER_KEY}, **TOKENS)
+    fakepay = {"fakepay": DEV_FAKEPAY_SECRET}
+    with pytest.raises(pydantic.ValidationError, match="holds the public development secret"):
+        Settings(**safe, **TOKENS, CARETRAIL_PAYMENT_WEBHOOK_SECRETS=fakepay)
+
+
+@pytest.mark.parametrize("secret", ["x", "s3cret-value", "x" * 64, "ab" * 32, "0123456" * 5])
+def test_outside_dev_and_test_a_weak_jwt_secret_is_refused(secret: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match="at least 32 characters with at least 8"):
+        Settings(CARETRAIL_JWT_SECRET=secret, CARETRAIL_MASTER_KEY=KEY, **CHAIN, **TOKENS)
+
+
+@pytest.mark.parametrize("env", ["prod", "test", "staging"])
+def test_only_dev_may_start_the_embedded_database(env: str) -> None:
+    Settings(CARETRAIL_ENV="dev").require_database_outside_dev()
+    secrets = {"CARETRAIL_JWT_SECRET": SECRET, "CARETRAIL_MASTER_KEY": KEY, **CHAIN, **TOKENS}
+    with pytest.raises(SettingsRefused, match="DATABASE_URL is required unless CARETRAIL_ENV=dev"):
+        Settings(CARETRAIL_ENV=env, **secrets).require_database_outside_dev()
+    Settings(
+        CARETRAIL_ENV=env, DATABASE_URL="postgresql://h/db", **secrets
+    ).require_database_outside_dev()
 
 
 def test_payment_webhook_secrets_default_to_fakepay_only_in_dev() -> None:
     assert Settings(CARETRAIL_ENV="dev").payment_webhook_secrets == {"fakepay": DEV_FAKEPAY_SECRET}
     assert (
-        Settings(CARETRAIL_JWT_SECRET="x" * 32, CARETRAIL_MASTER_KEY=KEY).payment_webhook_secrets
+        Settings(
+            CARETRAIL_JWT_SECRET=SECRET, CARETRAIL_MASTER_KEY=KEY, **CHAIN, **TOKENS
+        ).payment_webhook_secrets
         == {}
     )
-    assert Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x").payment_webhook_secrets == {}
+    test = Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY=KEY)
+    assert test.payment_webhook_secrets == {}
 
 
 def test_payment_webhook_secrets_come_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,3 +206,55 @@ def test_payment_webhook_secrets_come_from_json(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("CARETRAIL_PAYMENT_WEBHOOK_SECRETS", '{"razorpay": " "}')
     with pytest.raises(pydantic.ValidationError, match="non-empty secret"):
         Settings(CARETRAIL_ENV="dev")
+
+
+def test_outside_dev_and_test_tokens_need_audience_issuer_and_a_long_secret() -> None:
+    with pytest.raises(pydantic.ValidationError, match="AUDIENCE and CARETRAIL_JWT_ISSUER"):
+        Settings(CARETRAIL_JWT_SECRET=SECRET, CARETRAIL_MASTER_KEY=KEY, **CHAIN)
+    with pytest.raises(pydantic.ValidationError, match="AUDIENCE and CARETRAIL_JWT_ISSUER"):
+        Settings(
+            CARETRAIL_JWT_SECRET=SECRET,
+            CARETRAIL_MASTER_KEY=KEY,
+            **CHAIN,
+            CARETRAIL_JWT_AUDIENCE="a",
+        )
+    with pytest.raises(pydantic.ValidationError, match="at least 32 characters"):
+        Settings(CARETRAIL_JWT_SECRET="s3cret-value", CARETRAIL_MASTER_KEY=KEY, **CHAIN, **TOKENS)
+    settings = Settings(CARETRAIL_JWT_SECRET=SECRET, CARETRAIL_MASTER_KEY=KEY, **CHAIN, **TOKENS)
+    assert (settings.jwt_audience, settings.jwt_max_lifetime_seconds) == ("caretrail-api", 86400)
+    # dev and test keep the contract's tokens: no audience, no issuer, any secret
+    test = Settings(CARETRAIL_ENV="test", CARETRAIL_JWT_SECRET="x", CARETRAIL_MASTER_KEY=KEY)
+    assert test.jwt_audience is None
+
+
+def test_the_chain_keys_are_required_outside_dev_and_test_and_must_be_32_bytes() -> None:
+    """The tenant chain's HMAC key and head-signing key (docs/security.md)."""
+    for missing in CHAIN:
+        present = {k: v for k, v in CHAIN.items() if k != missing}
+        with pytest.raises(pydantic.ValidationError, match=f"{missing} is required"):
+            Settings(CARETRAIL_JWT_SECRET=SECRET, CARETRAIL_MASTER_KEY=KEY, **present, **TOKENS)
+    short = base64.b64encode(b"short").decode()
+    with pytest.raises(pydantic.ValidationError, match="CARETRAIL_CHAIN_KEY must be 32 bytes"):
+        Settings(
+            CARETRAIL_ENV="test",
+            CARETRAIL_JWT_SECRET="x",
+            CARETRAIL_MASTER_KEY=KEY,
+            CARETRAIL_CHAIN_KEY=short,
+        )
+    s = Settings(CARETRAIL_ENV="dev", CARETRAIL_DATA_DIR="/var/lib/ct")
+    assert len(s.chain_key_bytes) == len(s.chain_signing_key_bytes) == 32
+    assert s.chain_heads_path == "/var/lib/ct/chain-heads"
+    chosen = Settings(CARETRAIL_JWT_SECRET=SECRET, CARETRAIL_MASTER_KEY=KEY, **CHAIN, **TOKENS)
+    assert chosen.chain_key_bytes == bytes(range(32))
+
+
+def test_local_webhook_urls_are_for_dev_and_test_only() -> None:
+    """SSRF: http and private, loopback and link-local webhook URLs are allowed in dev and test
+    by default, refused elsewhere, and cannot be switched on there."""
+    production = {"CARETRAIL_JWT_SECRET": SECRET, "CARETRAIL_MASTER_KEY": KEY, **CHAIN, **TOKENS}
+    assert not Settings(**production).webhook_local_urls_allowed
+    assert Settings(CARETRAIL_ENV="test", **production).webhook_local_urls_allowed
+    local = {**production, "CARETRAIL_ENV": "test", "CARETRAIL_WEBHOOK_LOCAL_URLS": "false"}
+    assert not Settings(**local).webhook_local_urls_allowed
+    with pytest.raises(pydantic.ValidationError, match="WEBHOOK_LOCAL_URLS may be true in dev"):
+        Settings(**production, CARETRAIL_WEBHOOK_LOCAL_URLS="true")

@@ -40,6 +40,15 @@ def test_policy_changes_fold_into_typed_values() -> None:
     ("changes", "field"),
     [
         ({"currency": "usd"}, "currency"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "XAU"}, "currency"),
+        ({"discount_threshold_percent": "5.555"}, "discount_threshold_percent"),
+        ({"discount_threshold_percent": "1e1"}, "discount_threshold_percent"),
+        ({"discount_threshold_percent": 10}, "discount_threshold_percent"),
+        ({"invoice_max_total": "0"}, "invoice_max_total"),
+        ({"invoice_max_total": "100.001"}, "invoice_max_total"),
+        ({"invoice_max_total": "1000000000"}, "invoice_max_total"),
+        ({"invoice_max_total": 500}, "invoice_max_total"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"late_charting_max_hours": -1}, "late_charting_max_hours"),
         ({"late_charting_max_hours": True}, "late_charting_max_hours"),
@@ -84,3 +93,25 @@ def test_occurred_at_refuses_the_future_and_the_too_old() -> None:
         occurred_at(NOW + dt.timedelta(seconds=1), NOW, DAY)
     with pytest.raises(Invalid, match="24 hours"):
         occurred_at(NOW - DAY - dt.timedelta(seconds=1), NOW, DAY)
+
+
+def test_a_new_tenants_currency_is_an_iso_4217_currency() -> None:
+    with pytest.raises(Invalid) as e:
+        create_tenant(Tenant(), TID, "Clinic", "clinic", 30, 120, "clinic", "XYZ")
+    assert e.value.field == "currency"
+    [created] = create_tenant(Tenant(), TID, "Clinic", "clinic", 30, 120, "clinic", "JPY")
+    assert isinstance(created, TenantCreated) and created.currency == "JPY"
+
+
+def test_values_recorded_before_a_rule_tightened_still_fold() -> None:
+    """A tenant's history is folded as recorded: a threshold of 5.555 or a currency XYZ
+    accepted before codes and places were checked keep the tenant loadable."""
+    old = TenantCreated(TID, "Clinic", "clinic", 30, 120, "clinic", "XYZ")
+    changed = TenantPolicyChanged({"discount_threshold_percent": "5.555"})
+    state = TENANT.fold([old, changed])
+    assert (state.policy.currency, state.policy.discount_threshold_percent) == (
+        "XYZ",
+        Decimal("5.555"),
+    )
+    capped = change_policy(state, {"invoice_max_total": "5000"})
+    assert TENANT.fold([old, changed, *capped]).policy.invoice_max_total == Decimal("5000.00")

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from backend.auth.principal import STAFF, Principal, Role
-from backend.auth.tokens import InvalidToken, decode_token, issue_token
+from backend.auth.tokens import InvalidToken, TokenVerifier, issue_token
 
 SECRET = "unit-test-secret-" + "0123456789abcdef" * 4
 OTHER_SECRET = "another-secret-" + "fedcba9876543210" * 4
@@ -18,13 +18,13 @@ TENANT = uuid.UUID("80000000-0000-4000-8000-000000000008")
 
 def test_issue_then_decode_round_trips_actor_tenant_and_roles() -> None:
     token = issue_token(SECRET, actor="user-1", roles=["DOCTOR", "NURSE"], tenant_id=TENANT)
-    assert decode_token(token, SECRET) == Principal(
+    assert TokenVerifier(SECRET).verify(token) == Principal(
         actor="user-1", tenant_id=TENANT, roles=frozenset({Role.DOCTOR, Role.NURSE})
     )
 
 
 def test_token_without_tenant_or_roles() -> None:
-    principal = decode_token(issue_token(SECRET, actor="admin", roles=[]), SECRET)
+    principal = TokenVerifier(SECRET).verify(issue_token(SECRET, actor="admin", roles=[]))
     assert principal == Principal("admin", None, frozenset())
     assert not principal.has_any(STAFF)
 
@@ -47,19 +47,19 @@ def test_principal_has_any() -> None:
 def test_wrong_secret_is_invalid() -> None:
     token = issue_token(SECRET, actor="a", roles=["DOCTOR"], tenant_id=TENANT)
     with pytest.raises(InvalidToken):
-        decode_token(token, OTHER_SECRET)
+        TokenVerifier(OTHER_SECRET).verify(token)
 
 
 def test_expired_token_is_invalid() -> None:
     token = issue_token(SECRET, actor="a", roles=["DOCTOR"], ttl_seconds=-60)
     with pytest.raises(InvalidToken):
-        decode_token(token, SECRET)
+        TokenVerifier(SECRET).verify(token)
 
 
 def test_unknown_role_is_invalid() -> None:
     token = issue_token(SECRET, actor="a", roles=["DOCTOR", "WIZARD"], tenant_id=TENANT)
     with pytest.raises(InvalidToken):
-        decode_token(token, SECRET)
+        TokenVerifier(SECRET).verify(token)
 
 
 @pytest.mark.parametrize(
@@ -76,16 +76,16 @@ def test_unknown_role_is_invalid() -> None:
 def test_malformed_claims_are_invalid(claims: dict[str, object]) -> None:
     token = jwt.encode(claims, SECRET, algorithm="HS256")
     with pytest.raises(InvalidToken):
-        decode_token(token, SECRET)
+        TokenVerifier(SECRET).verify(token)
 
 
 def test_other_algorithms_and_garbage_are_invalid() -> None:
     claims = {"sub": "a", "roles": ["DOCTOR"], "exp": int(time.time()) + 600}
     unsigned = jwt.encode(claims, None, algorithm="none")
     with pytest.raises(InvalidToken):
-        decode_token(unsigned, SECRET)
+        TokenVerifier(SECRET).verify(unsigned)
     hs512 = jwt.encode(claims, SECRET, algorithm="HS512")
     with pytest.raises(InvalidToken):
-        decode_token(hs512, SECRET)
+        TokenVerifier(SECRET).verify(hs512)
     with pytest.raises(InvalidToken):
-        decode_token("not.a.token", SECRET)
+        TokenVerifier(SECRET).verify("not.a.token")

@@ -1,1 +1,0 @@
-"""Visits (encounters): notes, vitals, orders, billable services and sign-off."""

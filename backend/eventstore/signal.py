@@ -1,0 +1,24 @@
+"""Wakes the store's in-process followers (projection groups, reactions, read-your-writes
+waiters) as soon as a command of this process has committed, instead of each polling."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class AppendSignal:
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Event] = set()
+
+    def subscribe(self) -> asyncio.Event:
+        """An event set after every commit from now on; the subscriber clears it."""
+        event = asyncio.Event()
+        self._subscribers.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._subscribers.discard(event)
+
+    def notify(self) -> None:
+        for event in self._subscribers:
+            event.set()

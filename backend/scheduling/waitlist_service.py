@@ -1,0 +1,111 @@
+"""Command handlers of the waitlist (backend/scheduling/waitlist.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from backend.auth.principal import may_read_patient
+from backend.handling import CommandResult, CommandSession
+from backend.kernel.errors import Invalid, NotFound
+from backend.patients.model import PATIENT, require_active
+from backend.scheduling import model, service, waitlist
+from backend.scheduling.waitlist import WAITLIST, waitlist_stream_id
+from backend.tenancy.model import PRACTITIONER, TENANT
+from backend.tenancy.policy import TenantPolicy
+
+
+async def _policy(session: CommandSession) -> TenantPolicy:
+    return (await session.state_of(TENANT, session.tenant_id)).policy
+
+
+def _window(policy: TenantPolicy) -> dt.timedelta:
+    return dt.timedelta(minutes=policy.waitlist_offer_minutes)
+
+
+async def join(
+    session: CommandSession,
+    entry_id: UUID,
+    patient_id: UUID,
+    practitioner_id: UUID,
+    from_date: dt.date,
+    to_date: dt.date,
+) -> CommandResult:
+    require_active(await session.state_of(PATIENT, patient_id))
+    if not (await session.load(PRACTITIONER, practitioner_id)).exists:
+        raise Invalid("practitioner_id", "no such practitioner")
+    today = session.ctx.now.astimezone(ZoneInfo((await _policy(session)).timezone)).date()
+    loaded = await session.load(WAITLIST, waitlist_stream_id(practitioner_id))
+    events = waitlist.join(
+        loaded.state, entry_id, patient_id, practitioner_id, from_date, to_date, today
+    )
+    result = await session.save(loaded, events)
+    return dataclasses.replace(
+        result, id=entry_id, view=_entry_view(practitioner_id, entry_id, result.view)
+    )
+
+
+async def leave(session: CommandSession, practitioner_id: UUID, entry_id: UUID) -> CommandResult:
+    loaded = await session.load(WAITLIST, waitlist_stream_id(practitioner_id))
+    window = _window(await _policy(session))
+    result = await session.save(
+        loaded, waitlist.leave(loaded.state, entry_id, session.ctx.now, window)
+    )
+    return dataclasses.replace(
+        result, id=entry_id, view=_entry_view(practitioner_id, entry_id, result.view)
+    )
+
+
+async def offer_freed(session: CommandSession, appointment_id: UUID) -> CommandResult | None:
+    """The slot of an appointment that ended without taking place (cancelled, no-show), offered
+    to the first in line; None when nothing is offered."""
+    appointment = (await session.load(model.APPOINTMENT, appointment_id)).state
+    if appointment.practitioner_id is None or appointment.start is None or appointment.end is None:
+        return None
+    loaded = await session.load(WAITLIST, waitlist_stream_id(appointment.practitioner_id))
+    if not loaded.exists:
+        return None
+    policy = await _policy(session)
+    day = appointment.start.astimezone(ZoneInfo(policy.timezone)).date()
+    slot = waitlist.Slot(appointment.start, appointment.end, appointment_id, day)
+    events = waitlist.offer(loaded.state, slot, session.ctx.now, _window(policy))
+    return await session.save(loaded, events) if events else None
+
+
+async def expire(session: CommandSession, practitioner_id: UUID, offer_id: UUID) -> None:
+    loaded = await session.load(WAITLIST, waitlist_stream_id(practitioner_id))
+    window = _window(await _policy(session))
+    events = waitlist.expire(loaded.state, offer_id, session.ctx.now, window)
+    if events:
+        await session.save(loaded, events)
+
+
+async def accept(
+    session: CommandSession, practitioner_id: UUID, offer_id: UUID, appointment_id: UUID
+) -> CommandResult:
+    """Books the offered slot for its patient (every rule of a booking applies: the slot may
+    have been booked directly meanwhile) and records the offer accepted, in one transaction.
+    A patient accepts only their own offers."""
+    loaded = await session.load(WAITLIST, waitlist_stream_id(practitioner_id))
+    offered = waitlist.accept(loaded.state, offer_id, appointment_id, session.ctx.now)
+    if not may_read_patient(session.ctx.principal, offered.patient_id):
+        raise NotFound(f"offer {offer_id} not found")
+    booking = model.Booking(
+        appointment_id,
+        offered.patient_id,
+        practitioner_id,
+        offered.start,
+        offered.end,
+        "from the waitlist",
+    )
+    booked = await service.request_appointment(session, booking)
+    await session.save(loaded, [waitlist.WaitlistOfferAccepted(offer_id, appointment_id)])
+    return booked
+
+
+def _entry_view(practitioner_id: UUID, entry_id: UUID, view: dict[str, Any]) -> dict[str, Any]:
+    entry = next(e for e in view["entries"] if e["id"] == entry_id)
+    return {**entry, "practitioner_id": practitioner_id}

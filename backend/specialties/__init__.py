@@ -1,0 +1,2 @@
+"""Specialties: the registry of plugins/ manifests, specialty data, calculators, rules and
+checklists."""

@@ -1,0 +1,1 @@
+"""Visits: notes, vitals, orders, billable services and sign-off."""

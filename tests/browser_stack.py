@@ -1,0 +1,66 @@
+"""The API that the web app's browser tests drive (frontend/e2e/run.ts starts this).
+
+`caretrail serve` in dev mode (the dev sign-in exists) on a fresh, migrated database of the test
+server, with the demo tenants (`caretrail demo`). Prints `READY <url>` once it answers ready and
+the demo is in, serves until its standard input closes, then stops the server and drops the
+database. The caller's environment passes through (the web app's origin for CORS, the payment
+webhook secret the tests sign with).
+
+    python tests/browser_stack.py PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from infra import fresh_database
+
+
+async def serve(port: int) -> int:
+    async with fresh_database() as dsn:
+        url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "CARETRAIL_ENV": "dev",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "CARETRAIL_DB_POOL_SIZE": "8",
+        }
+        cli = (sys.executable, "-m", "backend.cli")
+        server = await asyncio.create_subprocess_exec(*cli, "serve", env=env)
+        try:
+            if not await _ready(url):
+                print("the API did not become ready", file=sys.stderr)
+                return 1
+            demo = await asyncio.create_subprocess_exec(*cli, "demo", "--api", url, env=env)
+            if await demo.wait() != 0:
+                return 1
+            print(f"READY {url}", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            return 0
+        finally:
+            server.terminate()
+            await asyncio.wait_for(server.wait(), 20)
+
+
+async def _ready(url: str) -> bool:
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(300):
+            try:
+                if (await client.get("/health/ready")).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(serve(int(sys.argv[1]))))

@@ -1,0 +1,158 @@
+"""The live queue across two API processes (`caretrail serve`, each with its own projections,
+reactions and Redis subscription): a check-in through one reaches an SSE client of the other
+within 500 ms, and a client that reconnects with Last-Event-ID misses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from e2e_helpers import iso, now, patient_body
+from infra import free_port
+from support import JWT_SECRET, bearer
+
+READY_TRIES = 900  # at load 17, imports alone took 15 s
+
+
+@asynccontextmanager
+async def serving(owner_dsn: str) -> AsyncIterator[httpx.AsyncClient]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": owner_dsn,
+        "CARETRAIL_JWT_SECRET": JWT_SECRET,
+        "CARETRAIL_ENV": "test",
+        "CARETRAIL_LOG_LEVEL": "WARNING",
+        "PORT": str(port),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend.cli", "serve", env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(READY_TRIES):
+                try:
+                    if (await client.get("/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            yield client
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+class Events:
+    """An SSE client: the messages of one connection, as (id, event, data)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+
+    async def next(self) -> tuple[int, str, dict[str, Any]]:
+        fields: dict[str, str] = {}
+        async for line in self.lines:
+            if line == "" and "data" in fields:
+                return int(fields["id"]), fields["event"], json.loads(fields["data"])
+            if line and not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+        raise AssertionError("the stream ended")
+
+    async def change_of(self, appointment_id: str) -> tuple[int, dict[str, Any]]:
+        while True:
+            position, kind, data = await asyncio.wait_for(self.next(), 10)
+            if kind == "queue" and data["change"]["appointment_id"] == appointment_id:
+                return position, data
+
+
+async def confirmed_today(
+    client: httpx.AsyncClient, desk: dict[str, str], practitioner_id: str, minutes: int
+) -> str:
+    r = await client.post(
+        "/v1/patients",
+        json=patient_body(),
+        headers=desk,
+    )
+    assert r.status_code == 201, r.text
+    start = now() + dt.timedelta(minutes=minutes)
+    r = await client.post(
+        "/v1/appointments",
+        json={
+            "patient_id": r.json()["id"],
+            "practitioner_id": practitioner_id,
+            "start": iso(start),
+            "end": iso(start + dt.timedelta(minutes=5)),
+        },
+        headers=desk,
+    )
+    assert r.status_code == 201, r.text
+    appointment_id: str = r.json()["id"]
+    r = await client.post(f"/v1/appointments/{appointment_id}/confirm", headers=desk)
+    assert r.status_code == 200, r.text
+    return appointment_id
+
+
+async def test_a_check_in_reaches_the_other_process_and_a_resume_misses_nothing(
+    owner_dsn: str,
+) -> None:
+    async with serving(owner_dsn) as one, serving(owner_dsn) as other:
+        r = await one.post(
+            "/v1/tenants",
+            json={"name": "Queue clinic", "slug": f"queue-{time.time_ns()}"},
+            headers=bearer(["PLATFORM_ADMIN"]),
+        )
+        assert r.status_code == 201, r.text
+        desk = bearer(["RECEPTIONIST"], r.json()["id"])
+        admin = bearer(["CLINIC_ADMIN"], r.json()["id"])
+        r = await one.post("/v1/practitioners", json={"name": "Dr. Q"}, headers=admin)
+        assert r.status_code == 201, r.text
+        practitioner_id = r.json()["id"]
+        first, second, third = [
+            await confirmed_today(one, desk, practitioner_id, m) for m in (5, 10, 15)
+        ]
+
+        async with other.stream("GET", "/v1/queue/stream", headers=desk) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = Events(response)
+            _, kind, _ = await events.next()
+            assert kind == "snapshot"
+            r = await one.post(f"/v1/appointments/{first}/check-in", headers=desk)
+            assert r.status_code == 200, r.text
+            committed = time.perf_counter()
+            last_id, data = await events.change_of(first)
+            latency = time.perf_counter() - committed
+            assert latency < 0.5, latency
+            assert last_id == r.json()["position"]
+            (queue,) = data["queues"]
+            assert [e["appointment_id"] for e in queue["waiting"]] == [first]
+
+        # While disconnected: two more check-ins and a completion.
+        positions = []
+        for appointment_id, action in (
+            (second, "check-in"),
+            (third, "check-in"),
+            (first, "complete"),
+        ):
+            r = await one.post(f"/v1/appointments/{appointment_id}/{action}", headers=desk)
+            assert r.status_code == 200, r.text
+            positions.append(r.json()["position"])
+
+        resumed = {**desk, "Last-Event-ID": str(last_id)}
+        async with other.stream("GET", "/v1/queue/stream", headers=resumed) as response:
+            events = Events(response)
+            replayed = [await asyncio.wait_for(events.next(), 10) for _ in positions]
+        ids = [p for p, _, _ in replayed]  # each change's own event (a completion appends more)
+        assert last_id < ids[0] <= positions[0] < ids[1] <= positions[1] < ids[2] <= positions[2]
+        assert [d["change"]["appointment_id"] for _, _, d in replayed] == [second, third, first]
+        (queue,) = replayed[-1][2]["queues"]
+        assert [e["appointment_id"] for e in queue["waiting"]] == [second, third]
+        assert [e["estimated_wait_min"] for e in queue["waiting"]] == [0, 5]
