@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -34,7 +36,9 @@ async def serve(port: int) -> int:
             "CARETRAIL_DB_POOL_SIZE": "8",
         }
         cli = (sys.executable, "-m", "backend.cli")
-        server = await asyncio.create_subprocess_exec(*cli, "serve", env=env)
+        # The server's output goes to standard error: standard output is the caller's pipe,
+        # which must close when this script ends.
+        server = await asyncio.create_subprocess_exec(*cli, "serve", env=env, stdout=sys.stderr)
         try:
             if not await _ready(url):
                 print("the API did not become ready", file=sys.stderr)
@@ -43,11 +47,28 @@ async def serve(port: int) -> int:
             if await demo.wait() != 0:
                 return 1
             print(f"READY {url}", flush=True)
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            await _until_told_to_stop()
             return 0
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), 20)
+
+
+async def _until_told_to_stop() -> None:
+    """Until standard input closes or SIGTERM/SIGINT comes: either way the server is stopped
+    and the database dropped (a signal's default action would orphan the server)."""
+    loop = asyncio.get_running_loop()
+    told = asyncio.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, told.set)
+
+    def read_to_the_end() -> None:
+        sys.stdin.read()
+        loop.call_soon_threadsafe(told.set)
+
+    # A daemon thread: asyncio.run would wait for an executor's thread still reading.
+    threading.Thread(target=read_to_the_end, daemon=True).start()
+    await told.wait()
 
 
 async def _ready(url: str) -> bool:

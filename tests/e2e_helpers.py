@@ -17,6 +17,24 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def midday_zone() -> str:
+    """The whole-hour zone where it is about noon now (Etc/GMT-12 to Etc/GMT+11): a tenant
+    there keeps "now plus a few hours" on its today at whatever hour of the UTC day the suite
+    runs."""
+    offset = 12 - now().hour
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+
+
+async def at_midday(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
+    """Moves the tenant to `midday_zone()`."""
+    r = await client.patch(
+        "/v1/tenant/policy",
+        json={"timezone": midday_zone()},
+        headers=tenant.as_role("CLINIC_ADMIN"),
+    )
+    assert r.status_code == 200, r.text
+
+
 def iso(moment: dt.datetime) -> str:
     return moment.isoformat()
 

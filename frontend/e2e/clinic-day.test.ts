@@ -49,14 +49,14 @@ async function freeStarts(page: Page, practitioner: string): Promise<string[]> {
 /** Once the columns show the data of the day the date field names (the page loads a day after
  * its field changes: read too early, the columns are still the day before's). */
 async function dayLoaded(page: Page): Promise<string> {
-  const day = await page.getByLabel("Date").inputValue();
+  const day = await page.getByLabel("Date", { exact: true }).inputValue();
   await page.locator(`div.columns[data-date="${day}"]`).waitFor({ state: "attached" });
   return day;
 }
 
 /** The next day, loaded. */
 async function nextDay(page: Page): Promise<string> {
-  const shown = await page.getByLabel("Date").inputValue();
+  const shown = await page.getByLabel("Date", { exact: true }).inputValue();
   await page.getByRole("button", { name: "Next day" }).click();
   await page.waitForFunction((d) => (document.querySelector('input[type="date"]') as HTMLInputElement).value !== d, shown);
   return dayLoaded(page);
@@ -154,6 +154,7 @@ test("a whole clinic day through the UI", async () => {
 
   // Book her into the doctor's first free slot from now on.
   await desk.getByRole("link", { name: "Today" }).click();
+  await desk.waitForURL(/\/today/);
   await dayWithFreeSlots(desk, DOCTOR, 3); // this booking, the one taken meanwhile, the one offered
   const first = await freeSlotAfter(desk, DOCTOR, Date.now());
   await column(desk, DOCTOR).getByRole("button", { name: `Book ${DOCTOR} at ${hhmm(first)}` }).click();
@@ -267,6 +268,7 @@ test("a whole clinic day through the UI", async () => {
   await screenshot(desk, "billing");
 
   await desk.getByRole("link", { name: "Today" }).click();
+  await desk.waitForURL(/\/today/);
   for (let shown = await dayLoaded(desk); shown < first.slice(0, 10); ) {
     shown = await nextDay(desk);
   }

@@ -79,7 +79,13 @@ async function main(): Promise<number> {
     });
     return await new Promise<number>((resolve) => runner.on("exit", (code) => resolve(code ?? 1)));
   } finally {
-    stage[0]?.stdin?.end();
+    const api = stage[0];
+    if (api && api.exitCode === null) {
+      // The stage stops its server and drops its database once its input closes.
+      const exited = new Promise((resolve) => api.on("exit", resolve));
+      api.stdin?.end();
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    }
     stop();
   }
 }

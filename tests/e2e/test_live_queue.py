@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from e2e_helpers import iso, now, patient_body
+from e2e_helpers import iso, midday_zone, now, patient_body
 from infra import free_port
 from support import JWT_SECRET, bearer
 
@@ -113,6 +113,8 @@ async def test_a_check_in_reaches_the_other_process_and_a_resume_misses_nothing(
         assert r.status_code == 201, r.text
         desk = bearer(["RECEPTIONIST"], r.json()["id"])
         admin = bearer(["CLINIC_ADMIN"], r.json()["id"])
+        r = await one.patch("/v1/tenant/policy", json={"timezone": midday_zone()}, headers=admin)
+        assert r.status_code == 200, r.text  # the appointments below stay on its today
         r = await one.post("/v1/practitioners", json={"name": "Dr. Q"}, headers=admin)
         assert r.status_code == 201, r.text
         practitioner_id = r.json()["id"]
