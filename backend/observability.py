@@ -12,7 +12,8 @@ relay's publish, the projector's apply and the reactions and deliveries that fol
 (docs/operations.md, "Traces"). `configure_tracing` sets up the SDK once per process and the
 instrumentation of asyncpg and aiokafka (FastAPI's is per app: backend/bootstrap.py); spans go
 to OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, nowhere when not:
-the spans still exist then, so that log lines and recorded events name a real trace and span.
+the spans still exist then, so that log lines and recorded events name a real trace and span
+(but not the per-statement ones: `trace_statements`).
 
 Metrics: `METRICS` holds the counters and histograms a process keeps itself (appends, commands,
 notification and webhook outcomes); `GET /metrics` serves them next to the gauges it reads from
@@ -171,8 +172,9 @@ _provider: TracerProvider | None = None
 def configure_tracing(service: str) -> TracerProvider:
     """The process's tracer provider, set up on the first call: named by `OTEL_SERVICE_NAME` or
     `service`, sampled as `OTEL_TRACES_SAMPLER` says (every trace, by default, following the
-    caller's decision), exporting by OTLP when an endpoint is configured; asyncpg and aiokafka
-    instrumented. Later calls return the same provider (tests add their own exporter to it)."""
+    caller's decision), exporting by OTLP when an endpoint is configured; aiokafka instrumented,
+    and asyncpg when exporting. Later calls return the same provider (tests add their own
+    exporter to it)."""
     global _provider
     if _provider is None:
         named = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service}
@@ -181,9 +183,22 @@ def configure_tracing(service: str) -> TracerProvider:
         if exporter is not None:
             _provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(_provider)
-        AsyncPGInstrumentor().instrument(tracer_provider=_provider)  # type: ignore[no-untyped-call]
+        if exporter is not None:
+            trace_statements()
         AIOKafkaInstrumentor().instrument(tracer_provider=_provider)
     return _provider
+
+
+def trace_statements() -> None:
+    """A span for every SQL statement (asyncpg instrumented), under the span that ran it.
+
+    Only where spans go somewhere (an OTLP exporter, or a test's own): a statement's span costs
+    more CPU than the statement's own client work, and at one per statement it was 0.7-0.9 ms a
+    command (docs/benchmarks.md) spent on spans nobody could see. Requests, commands, publishes
+    and applies have their spans in every case, so log lines and events still name them."""
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=_provider)
 
 
 def _otlp_exporter() -> SpanExporter | None:

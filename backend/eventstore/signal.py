@@ -4,6 +4,7 @@ waiters) as soon as a command of this process has committed, instead of each pol
 from __future__ import annotations
 
 import asyncio
+import time
 
 
 class AppendSignal:
@@ -22,3 +23,14 @@ class AppendSignal:
     def notify(self) -> None:
         for event in self._subscribers:
             event.set()
+
+
+async def pace(since: float, gap: float) -> None:
+    """Sleep what is left of `gap` seconds after `since` (a `time.monotonic()` reading).
+
+    For followers woken by every commit that need not act on each one at once (the audit
+    chainer, the webhook dispatcher): under load they take `gap` seconds of commits in one pass
+    rather than a pass, and its PostgreSQL transactions, per commit."""
+    left = since + gap - time.monotonic()
+    if left > 0:
+        await asyncio.sleep(left)

@@ -33,6 +33,7 @@ from backend import observability
 from backend.auth.principal import Principal
 from backend.auth.scopes import EVENTS_READ, PATIENTS_READ
 from backend.eventstore import EventStore, RecordedEvent
+from backend.eventstore.signal import pace
 from backend.eventstore.store import GlobalReader, read_tenant_after
 from backend.eventstore.types import GlobalCheckpoint
 from backend.handling import RequestContext, run_command
@@ -44,6 +45,9 @@ log = structlog.get_logger("caretrail.webhooks")
 ACTOR = "dispatcher:webhooks"
 LAST_PLACE = 2**63 - 1
 ERROR_MAX = 500
+PASS_GAP_SECONDS = 0.1
+"""The least time between two passes that found nothing to send: woken by every commit, the
+dispatcher would otherwise run its two queries per command."""
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,7 @@ class WebhookDispatcher:
         try:
             while True:
                 self._troubled = False
+                began = time.monotonic()
                 try:
                     claimed = await self.deliver_due()
                 except Exception:  # a background loop outlives any one failure; it is logged
@@ -316,6 +321,7 @@ class WebhookDispatcher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), self.poll_seconds)
                     wake.clear()
+                    await pace(began, PASS_GAP_SECONDS)
         finally:
             self.store.appended.unsubscribe(wake)
 
