@@ -15,6 +15,7 @@ from backend.patients import duplicates, model
 from backend.privacy import keys
 from backend.specialties.extension import in_own_units, patient_changed, with_warnings
 from backend.tenancy.model import TENANT
+from backend.tenancy.zone import tenant_today
 
 
 async def register_patient(
@@ -27,7 +28,7 @@ async def register_patient(
     details = {**details, "specialty_data": given}
     region = await phone_region(session)
     events = model.register_patient(
-        patient.state, patient_id, details, session.ctx.now.date(), region
+        patient.state, patient_id, details, await tenant_today(session), region
     )
     registered = model.PATIENT.fold(events)
     specialty = await patient_changed(session, patient.state, registered, given)
@@ -78,7 +79,7 @@ async def change_details(
         given = await in_own_units(session, changes["specialty_data"])
         changes = {**changes, "specialty_data": given}
     region = await phone_region(session)
-    today = session.ctx.now.date()
+    today = await tenant_today(session)
     events = model.change_details(patient.state, changes, today, region, reason)
     new_state = patient.state
     for event in events:

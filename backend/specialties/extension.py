@@ -34,6 +34,7 @@ from backend.specialties.capture import Capture, Results
 from backend.specialties.folding import HasSpecialty
 from backend.specialties.model import Plugin, PluginFailure, age_years
 from backend.tenancy import model as tenancy
+from backend.tenancy.zone import tenant_today
 
 log = structlog.get_logger("caretrail.plugins")
 OPEN_STATUS = {"visit": "open", "admission": "admitted"}
@@ -87,7 +88,7 @@ async def patient_changed(
     if not given or new.specialty_data == old.specialty_data:
         return Capture()
     plugins = await enabled_plugins(session)
-    core = core_inputs(new, session.ctx.now.date())
+    core = core_inputs(new, await tenant_today(session))
     patient_id = new.id
     assert patient_id is not None  # registered (new) or loaded (a change)
     return _decided(
@@ -256,7 +257,7 @@ async def _patient(
     if patient_id is None:
         return {}, {}
     person: Person = await session.state_of(_patients(), patient_id)
-    return core_inputs(person, session.ctx.now.date()), person.specialty_data
+    return core_inputs(person, await tenant_today(session)), person.specialty_data
 
 
 def _patients() -> Aggregate[Any]:

@@ -1,10 +1,13 @@
 """The tenant's time zone, for reads that take or show a calendar day (the front desk's day, a
 practitioner's day, appointments by date): folded from the tenant's stream in the read's own
 transaction, so a changed time zone applies to the next read, and to every day already booked
-(no stored day goes stale: read models keep instants, and a day is cut from them when read)."""
+(no stored day goes stale: read models keep instants, and a day is cut from them when read).
+A command's "today" (a birth date not after it, an age) is the tenant's day too."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import TYPE_CHECKING
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -13,7 +16,17 @@ import asyncpg
 from backend.loading import fold_stream
 from backend.tenancy.model import TENANT
 
+if TYPE_CHECKING:
+    from backend.handling import CommandSession
+
 
 async def tenant_zone(conn: asyncpg.Connection, tenant_id: UUID) -> ZoneInfo:
     tenant = await fold_stream(conn, TENANT, tenant_id)
     return ZoneInfo(tenant.state.policy.timezone)
+
+
+async def tenant_today(session: CommandSession) -> dt.date:
+    """The command's day in the tenant's time zone (not the UTC one: a clinic ahead of UTC
+    registers a baby born on its today while the UTC day is still yesterday)."""
+    policy = (await session.state_of(TENANT, session.tenant_id)).policy
+    return session.ctx.now.astimezone(ZoneInfo(policy.timezone)).date()

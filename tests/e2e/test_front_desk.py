@@ -237,7 +237,13 @@ async def test_walk_ins_are_on_the_day_they_opened_in_the_tenants_time_zone(
     zone = ZoneInfo("America/New_York")
     patient = await create_patient(client, tenant, given_name="Walk", family_name="In")
     doctor = await create_practitioner(client, tenant, "Dr. House")
-    opened_at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).replace(microsecond=0)
+    # The latest 21:30 in New York a minute ago or earlier, and the appointment at 20:30 before
+    # it: one New York day, at whatever hour the suite runs, that is the UTC day of neither
+    # (both fall after midnight UTC).
+    local = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).astimezone(zone)
+    day = local.date() - dt.timedelta(days=int(local.time() < dt.time(21, 30)))
+    opened_at = dt.datetime.combine(day, dt.time(21, 30), zone).astimezone(dt.UTC)
+    assert opened_at.date() == day + dt.timedelta(days=1)
     walk_in = await call(
         client,
         "/v1/visits",
@@ -263,12 +269,10 @@ async def test_walk_ins_are_on_the_day_they_opened_in_the_tenants_time_zone(
         tenant.as_role("RECEPTIONIST"),
     )
     from_appointment = await visit_from(client, tenant, earlier)
-    day = opened_at.astimezone(zone).date()
     r = await front_desk_day(client, tenant, day, from_appointment["position"])
     items = r.json()["items"]
-    if start.astimezone(zone).date() == day:  # both on the day (not just after midnight)
-        assert [i["kind"] for i in items] == ["appointment", "walk_in"]
-        assert items[0]["visit"]["id"] == from_appointment["id"]
+    assert [i["kind"] for i in items] == ["appointment", "walk_in"]
+    assert items[0]["visit"]["id"] == from_appointment["id"]
     (item,) = [i for i in items if i["kind"] == "walk_in"]
     assert item["appointment_id"] is None and item["end"] is None and item["status"] is None
     assert dt.datetime.fromisoformat(item["start"]) == opened_at

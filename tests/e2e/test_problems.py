@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import httpx
 from e2e_helpers import (
@@ -70,6 +71,30 @@ async def test_domain_rules_name_their_field(
         assert error_fields(r) == {field}, body
     r = await client.post("/v1/patients", json=patient_body(phone="call me"), headers=headers)
     assert error_fields(r, "PHONE_INVALID") == {"phone"}
+
+
+async def test_a_birth_date_in_the_future_is_one_after_the_tenants_today(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """The tenant's today, not the UTC one: a zone whose day is not the UTC day now, at least an
+    hour from its midnight (UTC+14 from 11:00 UTC, else UTC-12)."""
+    zone = "Etc/GMT-14" if now().hour >= 11 else "Etc/GMT+12"
+    r = await client.patch(
+        "/v1/tenant/policy", json={"timezone": zone}, headers=tenant.as_role("CLINIC_ADMIN")
+    )
+    assert r.status_code == 200, r.text
+    today = now().astimezone(ZoneInfo(zone)).date()
+    assert today != now().date()
+    born_today = await create_patient(client, tenant, birth_date=today.isoformat())
+    assert born_today["birth_date"] == today.isoformat()
+    tomorrow = (today + dt.timedelta(days=1)).isoformat()
+    headers = tenant.as_role("RECEPTIONIST")
+    r = await client.post("/v1/patients", json=patient_body(birth_date=tomorrow), headers=headers)
+    assert error_fields(r) == {"birth_date"}
+    r = await client.patch(
+        f"/v1/patients/{born_today['id']}", json={"birth_date": tomorrow}, headers=headers
+    )
+    assert error_fields(r) == {"birth_date"}
 
 
 async def test_unknown_fields_are_refused(client: httpx.AsyncClient, tenant: TenantFixture) -> None:

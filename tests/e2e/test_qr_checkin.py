@@ -50,6 +50,7 @@ async def scan(
 async def test_a_patient_checks_in_by_scanning_the_site_token(
     client: httpx.AsyncClient, tenant: TenantFixture, other_tenant: TenantFixture
 ) -> None:
+    await at_midday(client, tenant)  # in 10 minutes is on the tenant's today (not after 23:50)
     patient = await create_patient(client, tenant)
     appointment = await confirmed(client, tenant, patient, now() + dt.timedelta(minutes=10))
     token = await site_token(client, tenant)

@@ -217,7 +217,10 @@ async def test_a_replay_withdraws_a_reminder_queued_before_withdrawals_existed(
         "address": "+1 212 555 0101",
         "template": APPOINTMENT_REMINDER,
         "body": "Hello, this is a reminder of your appointment.",
-        "send_after": now().isoformat(),
+        # Due tomorrow: the API process's dispatcher (on the real clock) leaves it alone, at
+        # any hour (today's would go out at once outside the default quiet hours, 21:00-08:00
+        # UTC, if the dispatcher came to it before the replay below).
+        "send_after": (now() + dt.timedelta(days=1)).isoformat(),
         "source_event_id": str(source.event_id),
     }
     queued = NewEvent(uuid.uuid4(), "NotificationQueued", legacy, now(), {}, schema_version=1)
