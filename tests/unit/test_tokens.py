@@ -56,6 +56,20 @@ def test_expired_token_is_invalid() -> None:
         TokenVerifier(SECRET).verify(token)
 
 
+def test_a_verified_token_is_known_again_until_it_expires_and_no_longer() -> None:
+    verifier = TokenVerifier(SECRET)
+    token = issue_token(SECRET, actor="a", roles=["DOCTOR"], tenant_id=TENANT, ttl_seconds=1)
+    first = verifier.verify(token)
+    assert verifier.verify(token) == first
+    (expires,) = [exp for _, exp in verifier._verified.values()]
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(token)  # the kept answer ended at exp
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidToken):
+        verifier.verify(forged)  # another string: verified in full, never a hit
+
+
 def test_unknown_role_is_invalid() -> None:
     token = issue_token(SECRET, actor="a", roles=["DOCTOR", "WIZARD"], tenant_id=TENANT)
     with pytest.raises(InvalidToken):
