@@ -50,6 +50,15 @@ class _Moved(Exception):
     """Another runner advanced the checkpoint first."""
 
 
+@dataclass
+class _Batch:
+    """A group's next batch: from `start`, its events once read (None: read in the
+    transaction that applies them)."""
+
+    start: GlobalCheckpoint
+    events: list[RecordedEvent] | None
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     at: GlobalCheckpoint
@@ -258,22 +267,19 @@ class CatchUpGroup:
         events = self.source.take(start) if self.source is not None else None
         if events is not None:
             events = events[: self.batch_size]  # this group's transactions stay this short
-        else:
-            events = await self.reader.read_after(start, self.batch_size)
-            if self.feed is not None:
-                self.feed.offer(start, events)  # even none: the consumer need not look again
-        if events or joining:
-            applied += await self._apply_batch(effective, list(joining), events)
-        return applied
+            if not events and not joining:
+                return applied
+        batch = _Batch(start, events)
+        return applied + await self._apply_batch(effective, list(joining), batch)
 
     async def _apply_batch(
         self,
         effective: Mapping[str, GlobalCheckpoint],
         joining: list[str],
-        events: list[RecordedEvent],
+        batch: _Batch,
     ) -> int:
         try:
-            return await self._apply(effective, joining, events, isolate=False)
+            return await self._apply(effective, joining, batch, isolate=False)
         except TRANSIENT:
             self._rows = None
             raise
@@ -281,8 +287,10 @@ class CatchUpGroup:
             self._rows = None  # another process moved the group: read where it is
             return 0
         except Exception:
+            if batch.events is None:
+                raise  # the read itself failed: no handler ran
             # Someone's handler failed: again, each member on its own, to park only that one.
-            applied = await self._apply(effective, joining, events, isolate=True)
+            applied = await self._apply(effective, joining, batch, isolate=True)
             self._rows = None  # and see who parked
             return applied
 
@@ -290,18 +298,26 @@ class CatchUpGroup:
         self,
         effective: Mapping[str, GlobalCheckpoint],
         joining: list[str],
-        events: list[RecordedEvent],
+        batch: _Batch,
         *,
         isolate: bool,
     ) -> int:
+        """The batch applied in one transaction with the group's move. A batch not yet read is
+        read in that same transaction: one commit for the read and what it leads to (a read
+        alone, then a transaction, was two commits per command at one connection)."""
         assert self._rows is not None
-        reached = place(events[-1]) if events else self._rows[self._row].own
-        work = {name: [e for e in events if after(e, effective[name])] for name in effective}
-        work = {n: evs for n, evs in work.items() if _wants(self.members[n], evs)}
-        if not work and not joining:  # a batch nobody wants: moved in memory only
-            self._rows[self._row] = dataclasses.replace(self._rows[self._row], own=reached)
-            return len(events)
         async with self.pool.acquire() as conn, conn.transaction():
+            if batch.events is None:
+                batch.events = await self.reader.read_after(batch.start, self.batch_size, conn)
+                if self.feed is not None:
+                    self.feed.offer(batch.start, batch.events)  # even none: none need look
+            events = batch.events
+            reached = place(events[-1]) if events else self._rows[self._row].own
+            work = {name: [e for e in events if after(e, effective[name])] for name in effective}
+            work = {n: evs for n, evs in work.items() if _wants(self.members[n], evs)}
+            if not work and not joining:  # a batch nobody wants: moved in memory only
+                self._rows[self._row] = dataclasses.replace(self._rows[self._row], own=reached)
+                return len(events)
             if await tracking.lock_group(conn, self.name) != self._written:
                 raise _Moved
             attached, detached = await tracking.lock_members(

@@ -28,8 +28,8 @@ log = structlog.get_logger("caretrail.chainer")
 
 BATCH = 500
 POLL_SECONDS = 0.5
-PASS_GAP_SECONDS = 0.1
-"""The least time between two batches: under load one links the commits of 0.1 s, not one
+PASS_GAP_SECONDS = 0.25
+"""The least time between two batches: under load one links the commits of 0.25 s, not one
 commit each (measured: a transaction per command at one connection otherwise)."""
 T = TypeVar("T")
 

@@ -210,9 +210,14 @@ class GlobalReader:
         self._pool = pool
 
     async def read_after(
-        self, checkpoint: GlobalCheckpoint, limit: int = 500
+        self,
+        checkpoint: GlobalCheckpoint,
+        limit: int = 500,
+        conn: asyncpg.Connection | None = None,
     ) -> list[RecordedEvent]:
-        rows = await self._pool.fetch(
+        """The next `limit` events after `checkpoint`; on `conn` when given (a transaction that
+        will write what they lead to: one commit for the read and the write)."""
+        rows = await (conn or self._pool).fetch(
             f"SELECT {_COLUMNS} FROM read_events_after($1::text::xid8, $2, $3)",
             str(checkpoint.tx_id),
             checkpoint.position,
