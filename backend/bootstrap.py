@@ -8,6 +8,7 @@ them (embedded PostgreSQL when DATABASE_URL is unset, migrations, pools).
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -174,6 +175,9 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
             await workers.start()
         if settings.uses_dev_secret:
             log.warning("dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use")
+        # What start-up made lives as long as the process: out of the collector's way, so that
+        # its full collections, which pause the event loop, walk only what requests make.
+        gc.freeze()
         try:
             yield
         finally:
