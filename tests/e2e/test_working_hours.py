@@ -1,11 +1,13 @@
 """Working hours (issue 15, item 1): a practitioner's weekly template in the tenant's time zone,
 time off and slot length give the free slots; a booking outside them is refused unless staff
-give a reason (recorded). Around New York's spring change (2027-03-14) 09:00 stays 09:00."""
+give a reason (recorded). Around New York's spring change 09:00 stays 09:00: the days are those
+of the next one (the second Sunday of March) at least 10 days ahead, so every slot is to come."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from e2e_helpers import assert_problem, book, create_patient, create_practitioner, error_fields
@@ -20,8 +22,33 @@ WEEKLY = [
 ]
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+NEW_YORK = ZoneInfo("America/New_York")
+EST, EDT = dt.timedelta(hours=-5), dt.timedelta(hours=-4)
+
+
+def spring_forward_sunday(today: dt.date) -> dt.date:
+    """New York's first spring change (the second Sunday of March) at least 10 days after
+    `today`, checked against the zone database: EST on the Saturday, EDT on the Monday."""
+    year = today.year
+    while True:
+        march = dt.date(year, 3, 1)
+        sunday = march + dt.timedelta(days=(6 - march.weekday()) % 7 + 7)
+        if (sunday - today).days >= 10:
+            break
+        year += 1
+    noon = dt.time(12)
+    saturday = dt.datetime.combine(sunday - dt.timedelta(days=1), noon, NEW_YORK).utcoffset()
+    monday = dt.datetime.combine(sunday + dt.timedelta(days=1), noon, NEW_YORK).utcoffset()
+    assert (saturday, monday) == (EST, EDT), f"New York does not spring forward on {sunday}"
+    return sunday
+
+
+SUNDAY = spring_forward_sunday(dt.datetime.now(dt.UTC).date())
+FRIDAY, MONDAY = SUNDAY - dt.timedelta(days=2), SUNDAY + dt.timedelta(days=1)
+
+
+def utc(day: dt.date, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), dt.UTC)
 
 
 async def new_york_practitioner(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
@@ -48,11 +75,16 @@ async def new_york_practitioner(client: httpx.AsyncClient, tenant: TenantFixture
 
 
 async def slots(
-    client: httpx.AsyncClient, tenant: TenantFixture, doctor: str, first: str, last: str, **p: Any
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    doctor: str,
+    first: dt.date,
+    last: dt.date,
+    **p: Any,
 ) -> list[dt.datetime]:
     r = await client.get(
         "/v1/slots",
-        params={"practitioner_id": doctor, "from": first, "to": last, **p},
+        params={"practitioner_id": doctor, "from": first.isoformat(), "to": last.isoformat(), **p},
         headers=tenant.as_role("RECEPTIONIST"),
     )
     assert r.status_code == 200, r.text
@@ -64,10 +96,10 @@ async def test_free_slots_follow_the_template_across_the_spring_change(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     doctor = await new_york_practitioner(client, tenant)
-    found = await slots(client, tenant, doctor, "2027-03-12", "2027-03-15")
-    friday = [utc(2027, 3, 12, h) for h in (14, 15, 16, 18, 19)]  # 09-12, 13-15 EST
-    sunday = [utc(2027, 3, 14, h) for h in (5, 6, 7)]  # 00-04 local is 3 hours that night
-    monday = [utc(2027, 3, 15, h) for h in (13, 14)]  # 09-11 EDT
+    found = await slots(client, tenant, doctor, FRIDAY, MONDAY)
+    friday = [utc(FRIDAY, h) for h in (14, 15, 16, 18, 19)]  # 09-12, 13-15 EST
+    sunday = [utc(SUNDAY, h) for h in (5, 6, 7)]  # 00-04 local is 3 hours that night
+    monday = [utc(MONDAY, h) for h in (13, 14)]  # 09-11 EDT
     assert found == friday + sunday + monday
     hours = await client.get(
         f"/v1/practitioners/{doctor}/working-hours", headers=tenant.as_role("DOCTOR")
@@ -81,10 +113,10 @@ async def test_a_booking_outside_working_hours_needs_staff_reason(
 ) -> None:
     doctor = await new_york_practitioner(client, tenant)
     patient = (await create_patient(client, tenant))["id"]
-    early = utc(2027, 3, 15, 12)  # 08:00 EDT, before the Monday hours
+    early = utc(MONDAY, 12)  # 08:00 EDT, before the Monday hours
     r = await book(client, tenant, patient, doctor, early, early + H)
     assert_problem(r, 409, "OUTSIDE_WORKING_HOURS")
-    r = await book(client, tenant, patient, doctor, utc(2027, 3, 15, 14), utc(2027, 3, 15, 16))
+    r = await book(client, tenant, patient, doctor, utc(MONDAY, 14), utc(MONDAY, 16))
     assert_problem(r, 409, "OUTSIDE_WORKING_HOURS")  # runs past 11:00
     reason = "only time before her flight"
     r = await book(client, tenant, patient, doctor, early, early + H, hours_override_reason=reason)
@@ -95,13 +127,11 @@ async def test_a_booking_outside_working_hours_needs_staff_reason(
     recorded = [e for e in events.json()["events"] if e["type"] == "BookedOutsideWorkingHours"]
     assert [e["data"]["reason"] for e in recorded] == [reason]
 
-    inside = utc(2027, 3, 15, 13)  # 09:00 EDT
+    inside = utc(MONDAY, 13)  # 09:00 EDT
     r = await book(client, tenant, patient, doctor, inside, inside + H)
     assert r.status_code == 201, r.text
-    found = await slots(
-        client, tenant, doctor, "2027-03-15", "2027-03-15", min_position=r.json()["position"]
-    )
-    assert found == [utc(2027, 3, 15, 14)]  # the booked 09:00 is not free
+    found = await slots(client, tenant, doctor, MONDAY, MONDAY, min_position=r.json()["position"])
+    assert found == [utc(MONDAY, 14)]  # the booked 09:00 is not free
 
 
 async def test_time_off_takes_days_or_hours_away_and_can_be_removed(
@@ -111,7 +141,11 @@ async def test_time_off_takes_days_or_hours_away_and_can_be_removed(
     desk = tenant.as_role("RECEPTIONIST")
     r = await client.post(
         f"/v1/practitioners/{doctor}/time-off",
-        json={"first_day": "2027-03-12", "last_day": "2027-03-14", "reason": "conference"},
+        json={
+            "first_day": FRIDAY.isoformat(),
+            "last_day": SUNDAY.isoformat(),
+            "reason": "conference",
+        },
         headers=desk,
     )
     assert r.status_code == 201, r.text
@@ -119,17 +153,17 @@ async def test_time_off_takes_days_or_hours_away_and_can_be_removed(
     r = await client.post(
         f"/v1/practitioners/{doctor}/time-off",
         json={
-            "first_day": "2027-03-15",
-            "last_day": "2027-03-15",
+            "first_day": MONDAY.isoformat(),
+            "last_day": MONDAY.isoformat(),
             "start": "10:00",
             "end": "24:00",
         },
         headers=desk,
     )
     assert r.status_code == 201, r.text
-    assert await slots(client, tenant, doctor, "2027-03-12", "2027-03-15") == [utc(2027, 3, 15, 13)]
+    assert await slots(client, tenant, doctor, FRIDAY, MONDAY) == [utc(MONDAY, 13)]
     patient = (await create_patient(client, tenant))["id"]
-    friday = utc(2027, 3, 12, 14)
+    friday = utc(FRIDAY, 14)
     r = await book(client, tenant, patient, doctor, friday, friday + H)
     assert_problem(r, 409, "OUTSIDE_WORKING_HOURS")
     r = await client.delete(f"/v1/practitioners/{doctor}/time-off/{leave}", headers=desk)
@@ -142,9 +176,10 @@ async def test_slot_ranges_are_bounded_and_hours_checked(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     doctor = await new_york_practitioner(client, tenant)
+    march, april = dt.date(SUNDAY.year, 3, 1), dt.date(SUNDAY.year, 4, 1)  # 32 days, 31 allowed
     r = await client.get(
         "/v1/slots",
-        params={"practitioner_id": doctor, "from": "2027-03-01", "to": "2027-04-01"},
+        params={"practitioner_id": doctor, "from": march.isoformat(), "to": april.isoformat()},
         headers=tenant.as_role("RECEPTIONIST"),
     )
     assert error_fields(r) == {"to"}
@@ -171,15 +206,15 @@ async def test_a_practitioner_without_hours_is_bookable_any_time_and_lists_no_sl
 ) -> None:
     doctor = (await create_practitioner(client, tenant))["id"]
     patient = (await create_patient(client, tenant))["id"]
-    night = utc(2027, 3, 14, 7)
+    night = utc(SUNDAY, 7)
     r = await book(client, tenant, patient, doctor, night, night + H)
     assert r.status_code == 201, r.text
     r = await client.get(
         "/v1/slots",
         params={
             "practitioner_id": doctor,
-            "from": "2027-03-12",
-            "to": "2027-03-15",
+            "from": FRIDAY.isoformat(),
+            "to": MONDAY.isoformat(),
             "min_position": r.json()["position"],
         },
         headers=tenant.as_role("RECEPTIONIST"),
