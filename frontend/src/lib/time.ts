@@ -14,9 +14,11 @@ export function dateTime(iso: string, timeZone: string): string {
   }).format(new Date(iso));
 }
 
-/** Today's date as the API's days go (UTC), `YYYY-MM-DD`. */
-export function utcToday(): string {
-  return new Date().toISOString().slice(0, 10);
+/** Today's date in the clinic's time zone, `YYYY-MM-DD`: the API's days are the tenant's. */
+export function todayIn(timeZone: string): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(
+    new Date(),
+  );
 }
 
 export function addMinutes(iso: string, minutes: number): string {

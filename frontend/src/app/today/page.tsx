@@ -10,7 +10,7 @@ import { BookingDialog, type Slot } from "@/components/today/BookingDialog";
 import { rowsOf } from "@/components/today/slots";
 import { useSignedIn } from "@/app/providers";
 import { useLoaded } from "@/lib/useLoaded";
-import { clock, utcToday } from "@/lib/time";
+import { clock, todayIn } from "@/lib/time";
 
 const POLL_MS = 2000;
 
@@ -22,10 +22,11 @@ interface Day {
 /** The front desk's day: every practitioner's free and busy time, following new bookings. */
 export default function Today() {
   const session = useSignedIn();
-  const [date, setDate] = useState(utcToday());
+  const [chosen, setDate] = useState<string | null>(null);
   const [booking, setBooking] = useState<Slot | null>(null);
   const api = session?.api;
   const timeZone = session?.tenant?.policy.timezone ?? "UTC";
+  const date = chosen ?? todayIn(timeZone); // the clinic's today until a day is chosen
 
   const { data, problem, reload } = useLoaded<Day>(
     api ? date : null,
