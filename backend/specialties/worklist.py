@@ -94,12 +94,13 @@ class WorklistProjection:
 
     async def _lock(self, conn: asyncpg.Connection, patients: set[tuple[UUID, UUID]]) -> None:
         """Wait for any other transaction merging into these patients' rows to commit; taken in
-        one order, so that two writers never deadlock."""
-        for tenant, patient in sorted(patients):
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                f"{self.table}:{tenant}:{patient}",
-            )
+        one order, so that two writers never deadlock, and in one statement (a function scan
+        yields the array's elements in order, each lock taken as its row is produced)."""
+        await conn.execute(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
+            " FROM unnest($1::text[]) AS k",
+            [f"{self.table}:{tenant}:{patient}" for tenant, patient in sorted(patients)],
+        )
 
     async def _erased(
         self, conn: asyncpg.Connection, patients: set[tuple[UUID, UUID]]
