@@ -26,6 +26,7 @@ from backend.specialties.extension import (
 )
 from backend.tenancy.model import TENANT
 from backend.tenancy.policy import TenantPolicy
+from backend.tenancy.zone import command_zone
 
 
 async def define_ward(
@@ -218,5 +219,6 @@ async def record_death_at_discharge(
     patient = await session.load(PATIENT, patient_id)
     if status_of(patient.state) != "active":
         return None
-    events = record_death(patient.state, discharged_at, session.ctx.now, admission_id)
+    zone = await command_zone(session)
+    events = record_death(patient.state, discharged_at, session.ctx.now, admission_id, zone=zone)
     return await session.save(patient, events, occurred_at=discharged_at)

@@ -195,16 +195,22 @@ def _words(text: str) -> set[str]:
 
 
 def record_death(
-    state: Patient, died_at: dt.datetime, now: dt.datetime, admission_id: UUID | None = None
+    state: Patient,
+    died_at: dt.datetime,
+    now: dt.datetime,
+    admission_id: UUID | None = None,
+    *,
+    zone: dt.tzinfo,
 ) -> list[DomainEvent]:
     """A death may be recorded long after it happened (the family tells the clinic weeks
-    later), so `died_at` is bounded by the clock and the birth date only."""
+    later), so `died_at` is bounded by the clock and the birth date only: the birth date is a
+    day of the tenant's `zone`, so the death is compared on that zone's calendar."""
     _exists_unerased(state)
     if state.deceased:
         raise Conflict("PATIENT_DECEASED", "the patient's death is already recorded")
     if died_at > now:
         raise Invalid("died_at", "must not be in the future")
-    if state.birth_date is not None and died_at.date() < state.birth_date:
+    if state.birth_date is not None and died_at.astimezone(zone).date() < state.birth_date:
         raise Invalid("died_at", "must not be before the birth date")
     assert state.id is not None
     return [PatientDied(state.id, died_at, admission_id)]

@@ -15,7 +15,7 @@ from backend.patients import duplicates, model
 from backend.privacy import keys
 from backend.specialties.extension import in_own_units, patient_changed, with_warnings
 from backend.tenancy.model import TENANT
-from backend.tenancy.zone import tenant_today
+from backend.tenancy.zone import command_zone, tenant_today
 
 
 async def register_patient(
@@ -115,7 +115,8 @@ async def record_death(
     admitted nor sent anything. `died_at` (default now) is the event's valid time."""
     patient = await session.load(model.PATIENT, patient_id, conditional=True)
     at = died_at or session.ctx.now
-    events = model.record_death(patient.state, at, session.ctx.now)
+    zone = await command_zone(session)
+    events = model.record_death(patient.state, at, session.ctx.now, zone=zone)
     return await session.save(patient, events, occurred_at=at)
 
 

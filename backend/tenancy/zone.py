@@ -25,8 +25,13 @@ async def tenant_zone(conn: asyncpg.Connection, tenant_id: UUID) -> ZoneInfo:
     return ZoneInfo(tenant.state.policy.timezone)
 
 
+async def command_zone(session: CommandSession) -> ZoneInfo:
+    """The tenant's time zone, as the command's own session folds it."""
+    policy = (await session.state_of(TENANT, session.tenant_id)).policy
+    return ZoneInfo(policy.timezone)
+
+
 async def tenant_today(session: CommandSession) -> dt.date:
     """The command's day in the tenant's time zone (not the UTC one: a clinic ahead of UTC
     registers a baby born on its today while the UTC day is still yesterday)."""
-    policy = (await session.state_of(TENANT, session.tenant_id)).policy
-    return session.ctx.now.astimezone(ZoneInfo(policy.timezone)).date()
+    return session.ctx.now.astimezone(await command_zone(session)).date()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_an_unknown_patient_is_a_422_on_patient_id() -> None:
 
 def test_a_death_makes_the_patient_deceased_for_every_context() -> None:
     died_at = NOW - dt.timedelta(days=20)  # the family told the clinic weeks later
-    events = record_death(alive(), died_at, NOW)
+    events = record_death(alive(), died_at, NOW, zone=dt.UTC)
     assert events == [PatientDied(PID, died_at, None)]
     state = PATIENT.fold([*registered_events(), *events])
     assert (state.deceased, state.died_at, status_of(state)) == (True, died_at, "deceased")
@@ -51,13 +52,15 @@ def test_a_death_makes_the_patient_deceased_for_every_context() -> None:
 
 
 def test_a_death_at_discharge_names_the_admission() -> None:
-    assert record_death(alive(), NOW, NOW, ADMISSION) == [PatientDied(PID, NOW, ADMISSION)]
+    assert record_death(alive(), NOW, NOW, ADMISSION, zone=dt.UTC) == [
+        PatientDied(PID, NOW, ADMISSION)
+    ]
 
 
 def test_a_death_is_recorded_once() -> None:
-    state = PATIENT.fold([*registered_events(), *record_death(alive(), NOW, NOW)])
+    state = PATIENT.fold([*registered_events(), *record_death(alive(), NOW, NOW, zone=dt.UTC)])
     with pytest.raises(Conflict) as e:
-        record_death(state, NOW, NOW)
+        record_death(state, NOW, NOW, zone=dt.UTC)
     assert e.value.code == "PATIENT_DECEASED"
 
 
@@ -72,8 +75,16 @@ def test_a_death_in_the_future_or_before_birth_is_refused(
     died_at: dt.datetime, message: str
 ) -> None:
     with pytest.raises(Invalid, match=message) as e:
-        record_death(alive(), died_at, NOW)
+        record_death(alive(), died_at, NOW, zone=dt.UTC)
     assert e.value.field == "died_at"
+
+
+def test_a_death_is_compared_with_the_birth_date_on_the_tenants_calendar() -> None:
+    at = dt.datetime(1950, 3, 1, 3, 0, tzinfo=dt.UTC)  # the birth date in UTC
+    assert record_death(alive(), at, NOW, zone=dt.UTC) == [PatientDied(PID, at, None)]
+    new_york = ZoneInfo("America/New_York")  # 1950-02-28 22:00 there: the day before
+    with pytest.raises(Invalid, match="birth date"):
+        record_death(alive(), at, NOW, zone=new_york)
 
 
 def test_an_erased_patient_is_erased_for_every_context_dead_or_alive() -> None:
@@ -83,10 +94,10 @@ def test_an_erased_patient_is_erased_for_every_context_dead_or_alive() -> None:
         require_active(erased)
     assert e.value.code == "PATIENT_ERASED"
     with pytest.raises(Conflict) as e:
-        record_death(erased, NOW, NOW)
+        record_death(erased, NOW, NOW, zone=dt.UTC)
     assert e.value.code == "PATIENT_ERASED"
 
-    died = [*registered_events(), *record_death(alive(), NOW, NOW)]
+    died = [*registered_events(), *record_death(alive(), NOW, NOW, zone=dt.UTC)]
     then_erased = PATIENT.fold([*died, *erase(PATIENT.fold(died), "request")])
     assert status_of(then_erased) == "erased"
     assert then_erased.deceased and then_erased.died_at is None  # the time was personal data

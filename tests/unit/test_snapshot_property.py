@@ -86,7 +86,9 @@ def _patient_commands() -> list[Command]:
         return patients.change_details(state, {field: value}, TODAY)
 
     def die(state: Any, draw: Draw) -> list[DomainEvent]:
-        return patients.record_death(state, draw(moments), LATER, draw(st.none() | st.just(ID)))
+        return patients.record_death(
+            state, draw(moments), LATER, draw(st.none() | st.just(ID)), zone=dt.UTC
+        )
 
     def calculate(state: Any, draw: Draw) -> list[DomainEvent]:
         values = {"weight_kg": draw(st.integers(40, 150)), "height_cm": 170}
