@@ -177,6 +177,8 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
             log.warning("dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use")
         # What start-up made lives as long as the process: out of the collector's way, so that
         # its full collections, which pause the event loop, walk only what requests make.
+        # Collected first: garbage frozen would never be freed.
+        gc.collect()
         gc.freeze()
         try:
             yield
