@@ -315,6 +315,30 @@ async def run_command(
         return result
 
 
+def utc_now() -> dt.datetime:
+    """The clock of background workers, replaced in their tests."""
+    return dt.datetime.now(dt.UTC)
+
+
+async def run_as_worker(
+    store: EventStore,
+    actor: str,
+    tenant_id: UUID,
+    correlation_id: str,
+    now: dt.datetime,
+    handler: Handler[T],
+) -> T:
+    """A command of a background worker (a timer, a dispatcher): in `tenant_id`, as `actor`
+    with no role, correlated with what it works on."""
+    ctx = RequestContext(
+        principal=Principal(actor, tenant_id, frozenset()),
+        request_id=str(uuid4()),
+        correlation_id=correlation_id,
+        now=now,
+    )
+    return await run_command(store, ctx, tenant_id, handler)
+
+
 async def _attempts(
     store: EventStore, ctx: RequestContext, tenant_id: UUID, handler: Handler[T]
 ) -> T:

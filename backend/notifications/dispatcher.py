@@ -16,19 +16,17 @@ and if the call succeeds it is recorded as sent (model.py).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 import structlog
 
 from backend import observability
-from backend.auth.principal import Principal
 from backend.eventstore import EventStore
-from backend.handling import Handler, RequestContext, run_command
+from backend.handling import Handler, run_as_worker, utc_now
 from backend.notifications import service
 from backend.notifications.channels import Channel, Message
 from backend.notifications.model import NOTIFICATION, Notification, RetryPolicy
@@ -39,11 +37,7 @@ T = TypeVar("T")
 ACTOR = "dispatcher:notifications"
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Dispatcher:
+class Dispatcher(Poller):
     def __init__(
         self,
         projector_pool: asyncpg.Pool,
@@ -63,7 +57,7 @@ class Dispatcher:
         self.lease = lease
         self.batch_size = batch_size
         self.clock = clock
-        self.poller = Poller("notification-dispatcher", self.dispatch_due, poll_seconds)
+        super().__init__("notification-dispatcher", self.dispatch_due, poll_seconds)
 
     async def dispatch_due(self) -> int:
         """Act on every notification due now; how many were looked at."""
@@ -123,23 +117,5 @@ class Dispatcher:
         observability.NOTIFICATIONS.labels(claimed.channel, "sent").inc()
         await self._run(tenant_id, nid, lambda s: service.record_sent(s, nid, attempt, provider_id))
 
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.poller.run(stop)
-
-    async def start(self) -> None:
-        await self.poller.start()
-
-    def running(self) -> bool:
-        return self.poller.running()
-
-    async def stop(self) -> None:
-        await self.poller.stop()
-
     async def _run(self, tenant_id: UUID, nid: UUID, handler: Handler[T]) -> T:
-        ctx = RequestContext(
-            principal=Principal(ACTOR, tenant_id, frozenset()),
-            request_id=str(uuid4()),
-            correlation_id=str(nid),
-            now=self.clock(),
-        )
-        return await run_command(self.store, ctx, tenant_id, handler)
+        return await run_as_worker(self.store, ACTOR, tenant_id, str(nid), self.clock(), handler)

@@ -32,15 +32,11 @@ import asyncpg
 from backend import observability
 from backend.auth.principal import Principal
 from backend.eventstore import EventStore, RecordedEvent
-from backend.handling import Handler, RequestContext, run_command
+from backend.handling import Handler, RequestContext, run_command, utc_now
 from backend.kernel.events import DomainEvent
 
 T = TypeVar("T")
 CHECKPOINT_PREFIX = "reaction:"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,15 @@ confirmed, checked in), so two processes, or a timer racing a person, record it 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
-from uuid import uuid4
 
 import asyncpg
 import structlog
 
-from backend.auth.principal import Principal
 from backend.eventstore import EventStore
-from backend.handling import CommandSession, RequestContext, run_command
+from backend.handling import CommandSession, run_as_worker, utc_now
 from backend.polling import Poller
 from backend.scheduling import service, waitlist_service
 
@@ -63,11 +60,7 @@ DUE: tuple[tuple[str, str, Due], ...] = (
 )
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class SchedulingTimers:
+class SchedulingTimers(Poller):
     def __init__(
         self,
         projector_pool: asyncpg.Pool,
@@ -81,7 +74,7 @@ class SchedulingTimers:
         self.store = store
         self.batch_size = batch_size
         self.clock = clock
-        self.poller = Poller("scheduling-timers", self.run_due, poll_seconds)
+        super().__init__("scheduling-timers", self.run_due, poll_seconds)
 
     async def run_due(self) -> int:
         """Expire the holds and offers and mark the no-shows due now; how many were looked at."""
@@ -96,24 +89,12 @@ class SchedulingTimers:
             seen += len(rows)
         return seen
 
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.poller.run(stop)
-
-    async def start(self) -> None:
-        await self.poller.start()
-
-    def running(self) -> bool:
-        return self.poller.running()
-
-    async def stop(self) -> None:
-        await self.poller.stop()
-
     async def _run(self, row: asyncpg.Record, actor: str, command: Due) -> None:
-        tenant_id = row["tenant_id"]
-        ctx = RequestContext(
-            principal=Principal(actor, tenant_id, frozenset()),
-            request_id=str(uuid4()),
-            correlation_id=str(row["id"]),
-            now=self.clock(),
+        await run_as_worker(
+            self.store,
+            actor,
+            row["tenant_id"],
+            str(row["id"]),
+            self.clock(),
+            lambda s: command(s, row),
         )
-        await run_command(self.store, ctx, tenant_id, lambda s: command(s, row))

@@ -30,13 +30,12 @@ import httpx
 import structlog
 
 from backend import observability
-from backend.auth.principal import Principal
 from backend.auth.scopes import EVENTS_READ, PATIENTS_READ
 from backend.eventstore import EventStore, RecordedEvent
 from backend.eventstore.signal import pace
 from backend.eventstore.store import read_tenant_after
 from backend.eventstore.types import GlobalCheckpoint
-from backend.handling import RequestContext, run_command
+from backend.handling import run_as_worker, utc_now
 from backend.privacy import keys
 from backend.webhooks import messages, service, signing, table
 from backend.webhooks.addresses import OutboundRules, Refused
@@ -296,16 +295,12 @@ class WebhookDispatcher:
             await self._disable(sub, reason, event.position)
 
     async def _disable(self, sub: Claimed, reason: str, position: int | None) -> None:
-        ctx = RequestContext(
-            principal=Principal(ACTOR, sub.tenant_id, frozenset()),
-            request_id=str(uuid4()),
-            correlation_id=str(sub.id),
-            now=dt.datetime.now(dt.UTC),
-        )
-        await run_command(
+        await run_as_worker(
             self.store,
-            ctx,
+            ACTOR,
             sub.tenant_id,
+            str(sub.id),
+            utc_now(),
             lambda s: service.disable(s, sub.id, reason, position),
         )
 
