@@ -304,20 +304,23 @@ class CatchUpGroup:
     ) -> int:
         """The batch applied in one transaction with the group's move. A batch not yet read is
         read in that same transaction: one commit for the read and what it leads to (a read
-        alone, then a transaction, was two commits per command at one connection)."""
+        alone, then a transaction, was two commits per command at one connection). A batch
+        in hand (from a feed) that nobody wants opens no transaction at all."""
         assert self._rows is not None
+        work = None if batch.events is None else self._plan(effective, joining, batch.events)
+        if work is None and batch.events is not None:
+            return len(batch.events)
         async with self.pool.acquire() as conn, conn.transaction():
             if batch.events is None:
                 batch.events = await self.reader.read_after(batch.start, self.batch_size, conn)
                 if self.feed is not None:
                     self.feed.offer(batch.start, batch.events)  # even none: none need look
+                work = self._plan(effective, joining, batch.events)
+                if work is None:
+                    return len(batch.events)
+            assert work is not None
             events = batch.events
             reached = place(events[-1]) if events else self._rows[self._row].own
-            work = {name: [e for e in events if after(e, effective[name])] for name in effective}
-            work = {n: evs for n, evs in work.items() if _wants(self.members[n], evs)}
-            if not work and not joining:  # a batch nobody wants: moved in memory only
-                self._rows[self._row] = dataclasses.replace(self._rows[self._row], own=reached)
-                return len(events)
             if await tracking.lock_group(conn, self.name) != self._written:
                 raise _Moved
             attached, detached = await tracking.lock_members(
@@ -337,6 +340,24 @@ class CatchUpGroup:
         changed = (work.keys() - attached - joined) | (set(joining) & attached)
         self._remember(reached, joined, dropped=changed)
         return len(events)
+
+    def _plan(
+        self,
+        effective: Mapping[str, GlobalCheckpoint],
+        joining: list[str],
+        events: list[RecordedEvent],
+    ) -> dict[str, list[RecordedEvent]] | None:
+        """Each member's events of the batch, for the members that want any of them; None when
+        nobody does (and nobody joins): the group's place then moves past the batch in memory
+        only, written with the next transaction or before the group waits."""
+        work = {name: [e for e in events if after(e, effective[name])] for name in effective}
+        work = {n: evs for n, evs in work.items() if _wants(self.members[n], evs)}
+        if work or joining:
+            return work
+        assert self._rows is not None
+        reached = place(events[-1]) if events else self._rows[self._row].own
+        self._rows[self._row] = dataclasses.replace(self._rows[self._row], own=reached)
+        return None
 
     def _remember(self, reached: GlobalCheckpoint, joined: set[str], dropped: set[str]) -> None:
         """After a committed batch: the group's new place and who joined it, without reading
