@@ -395,26 +395,11 @@ class CatchUpGroup:
     ) -> None:
         """Apply `events` to one member inside savepoints; if one fails, the member parks at it
         (its earlier events kept) and the rest of the group goes on."""
-        projection = self.members[name]
-        try:
-            async with conn.transaction():
-                await projection.apply(conn, events)
-            return
-        except TRANSIENT:
-            raise
-        except Exception:
-            pass
-        for event in events:
-            try:
-                async with conn.transaction():
-                    await projection.apply(conn, [event])
-            except TRANSIENT:
-                raise
-            except Exception as e:
-                if not await quarantine.holds(conn, name, event.position):
-                    await tracking.park(conn, name, applied, event, e)
-                    return
-            applied = place(event)
+        failed = await quarantine.first_failure(conn, self.members[name], events)
+        if failed is not None:
+            index, error = failed
+            at = place(events[index - 1]) if index else applied
+            await tracking.park(conn, name, at, events[index], error)
 
     async def run(self, stop: asyncio.Event) -> None:
         waker = self.source.offered if self.source is not None else self.signal

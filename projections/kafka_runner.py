@@ -355,28 +355,16 @@ class KafkaProjector:
     ) -> None:
         """Apply to one member inside savepoints; if an event fails, the member parks on this
         partition at the record before it."""
-        projection = self.members[name]
-        try:
-            async with conn.transaction():
-                await projection.apply(conn, events)
-            return
-        except TRANSIENT:
-            raise
-        except Exception:
-            pass
-        offset, at = self._effective(rows, name)
-        for event, record in zip(events, records, strict=True):
-            try:
-                async with conn.transaction():
-                    await projection.apply(conn, [event])
-            except TRANSIENT:
-                raise
-            except Exception as e:
-                if not await quarantine.holds(conn, name, event.position):
-                    await tracking.park_partition(conn, name, partition, offset, at)
-                    await tracking.park(conn, name, None, event, e)
-                    return
-            offset, at = record.offset, record.place
+        failed = await quarantine.first_failure(conn, self.members[name], events)
+        if failed is not None:
+            index, error = failed
+            offset, at = (
+                (records[index - 1].offset, records[index - 1].place)
+                if index
+                else self._effective(rows, name)
+            )
+            await tracking.park_partition(conn, name, partition, offset, at)
+            await tracking.park(conn, name, None, events[index], error)
 
     @staticmethod
     async def _still_alone(conn: asyncpg.Connection, name: str, partition: int) -> bool:

@@ -23,7 +23,10 @@ from typing import Any
 
 import asyncpg
 
+from backend.eventstore import RecordedEvent
+from backend.eventstore.db import TRANSIENT
 from projections import tracking
+from projections.framework import Projection
 
 
 class QuarantineRefused(Exception):
@@ -103,6 +106,33 @@ async def holds(conn: asyncpg.Connection | asyncpg.Pool, name: str, position: in
             position,
         )
     )
+
+
+async def first_failure(
+    conn: asyncpg.Connection, projection: Projection, events: Sequence[RecordedEvent]
+) -> tuple[int, Exception] | None:
+    """Apply `events` inside a savepoint; if that fails, one by one, each in its own, passing
+    over an event quarantined for `projection`. The first that fails and is not quarantined
+    (its index in `events` and its error), those before it applied; None when none failed.
+    The caller parks the projection at the event before it (every runner, its own place)."""
+    try:
+        async with conn.transaction():
+            await projection.apply(conn, events)
+        return None
+    except TRANSIENT:
+        raise
+    except Exception:
+        pass
+    for index, event in enumerate(events):
+        try:
+            async with conn.transaction():
+                await projection.apply(conn, [event])
+        except TRANSIENT:
+            raise
+        except Exception as e:
+            if not await holds(conn, projection.name, event.position):
+                return index, e
+    return None
 
 
 async def listed(pool: asyncpg.Pool, names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
