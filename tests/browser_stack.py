@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from infra import fresh_database
+from infra import fresh_database, ok, server_answer
 
 
 async def serve(port: int) -> int:
@@ -40,7 +40,9 @@ async def serve(port: int) -> int:
         # which must close when this script ends.
         server = await asyncio.create_subprocess_exec(*cli, "serve", env=env, stdout=sys.stderr)
         try:
-            if not await _ready(url):
+            async with httpx.AsyncClient(base_url=url) as client:
+                ready = await server_answer(client, settled=ok, seconds=60)
+            if ready is None or ready.status_code != 200:
                 print("the API did not become ready", file=sys.stderr)
                 return 1
             demo = await asyncio.create_subprocess_exec(*cli, "demo", "--api", url, env=env)
@@ -69,18 +71,6 @@ async def _until_told_to_stop() -> None:
     # A daemon thread: asyncio.run would wait for an executor's thread still reading.
     threading.Thread(target=read_to_the_end, daemon=True).start()
     await told.wait()
-
-
-async def _ready(url: str) -> bool:
-    async with httpx.AsyncClient(base_url=url) as client:
-        for _ in range(300):
-            try:
-                if (await client.get("/health/ready")).status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    return False
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ runs on any machine. The broker is projections.local_broker (tansu, in memory).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import httpx
 
 from backend.eventstore import RecordedEvent
 from backend.eventstore.scratch import admin_dsn, scratch_database
@@ -60,3 +62,40 @@ async def stored_events(pool: Any, condition: str, *args: Any) -> list[RecordedE
         f"SELECT {EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY tx_id, position", *args
     )
     return [RecordedEvent(**dict(r.items())) for r in rows]
+
+
+def answered(_: httpx.Response) -> bool:
+    return True
+
+
+def not_starting(answer: httpx.Response) -> bool:
+    """Past start-up: readiness answers 503 while projections are not running yet."""
+    return answer.status_code != 503
+
+
+def ok(answer: httpx.Response) -> bool:
+    return answer.status_code == 200
+
+
+async def server_answer(
+    client: httpx.AsyncClient,
+    path: str = "/health/ready",
+    *,
+    settled: Callable[[httpx.Response], bool] = not_starting,
+    seconds: float = 180.0,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response | None:
+    """The first answer of a starting server (`caretrail serve` in a subprocess) to `path` that
+    `settled` accepts, asked every 0.1 s while it refuses connections or answers otherwise; the
+    last answer (None: it never answered) after `seconds` (a loaded machine imports and migrates
+    slowly)."""
+    answer = None
+    for _ in range(int(seconds * 10)):
+        try:
+            answer = await client.get(path, headers=headers)
+            if settled(answer):
+                return answer
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    return answer

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from infra import empty_databases, free_port
+from infra import empty_databases, free_port, server_answer
 from support import JWT_SECRET, TEST_MASTER_KEY
 
 from backend.eventstore.migrate import current_revision, head_revision
@@ -85,7 +85,8 @@ async def test_the_installed_package_migrates_a_new_database_and_loads_every_plu
         }
         proc = await _caretrail(installed, "serve", env, tmp_path)
         try:
-            ready = await _ready(port)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+                ready = await server_answer(c)
         finally:
             if proc.returncode is None:
                 proc.terminate()
@@ -118,19 +119,3 @@ async def _caretrail(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-
-
-async def _ready(port: int) -> httpx.Response | None:
-    """The first readiness answer that is not 503 (starting: projections not running yet), or
-    the last one after three minutes (a loaded machine imports and migrates slowly)."""
-    answer = None
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        for _ in range(1800):
-            try:
-                answer = await client.get("/health/ready")
-                if answer.status_code != 503:
-                    return answer
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    return answer

@@ -16,10 +16,8 @@ from typing import Any
 
 import httpx
 from e2e_helpers import iso, midday_zone, now, patient_body
-from infra import free_port
+from infra import free_port, ok, server_answer
 from support import JWT_SECRET, bearer
-
-READY_TRIES = 900  # at load 17, imports alone took 15 s
 
 
 @asynccontextmanager
@@ -38,13 +36,8 @@ async def serving(owner_dsn: str) -> AsyncIterator[httpx.AsyncClient]:
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            for _ in range(READY_TRIES):
-                try:
-                    if (await client.get("/health/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            ready = await server_answer(client, settled=ok, seconds=90)
+            assert ready is not None and ready.status_code == 200, ready and ready.text
             yield client
     finally:
         proc.terminate()

@@ -11,7 +11,7 @@ import sys
 
 import httpx
 from e2e_helpers import create_patient
-from infra import free_port, fresh_database
+from infra import answered, free_port, fresh_database, server_answer
 from support import JWT_SECRET, TenantFixture
 
 from backend.eventstore.db import create_pool
@@ -98,13 +98,7 @@ async def test_a_master_key_that_opens_no_stored_key_makes_the_api_unready(
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as server:
-            ready = None
-            for _ in range(900):
-                try:
-                    ready = await server.get("/health/ready")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            ready = await server_answer(server, settled=answered, seconds=90)
             assert ready is not None, "server did not start"
     finally:
         proc.terminate()

@@ -23,7 +23,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from e2e_helpers import create_patient, create_practitioner
 from fastapi import FastAPI
-from infra import fresh_database
+from infra import fresh_database, ok, server_answer
 from support import TenantFixture, new_tenant
 
 from backend import catalog
@@ -215,20 +215,10 @@ async def test_every_read_at_its_commands_position_sees_it_through_kafka(
     kafka_app: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:
     _, client = kafka_app
-    await _until_ready(client)
+    # Ready says when reads at the latest position would not wait: the projector has joined.
+    ready = await server_answer(client, settled=ok, seconds=60)
+    assert ready is not None and ready.status_code == 200, ready and ready.text
     tally = await _run_day(client)
     _report("kafka", tally)
     assert tally.reads >= CLIENTS * ROUNDS * 2
     assert tally.misses == []
-
-
-async def _until_ready(client: httpx.AsyncClient) -> None:
-    """Readiness says when reads at the latest position would not wait: the projector has
-    joined and consumed."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        r = await client.get("/health/ready")
-        if r.status_code == 200:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"never ready: {r.text}")

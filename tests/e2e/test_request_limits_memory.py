@@ -11,7 +11,7 @@ import time
 
 import httpx
 import psutil
-from infra import free_port
+from infra import free_port, ok, server_answer
 from support import JWT_SECRET
 
 STREAMED = 256 * 1024 * 1024
@@ -40,18 +40,6 @@ async def _serve(owner_dsn: str, port: int) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-
-
-async def _ready(port: int) -> None:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        for _ in range(300):
-            try:
-                if (await client.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the server did not start")
 
 
 async def _stream(port: int, process: psutil.Process) -> tuple[bytes, int, int]:
@@ -96,7 +84,9 @@ async def test_memory_stays_flat_while_an_oversized_body_streams_in(owner_dsn: s
     port = free_port()
     server = await _serve(owner_dsn, port)
     try:
-        await _ready(port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            started = await server_answer(client, "/health", settled=ok, seconds=30)
+        assert started is not None and started.status_code == 200, "the server did not start"
         process = psutil.Process(server.pid)
         before = process.memory_info().rss
         started = time.perf_counter()

@@ -8,7 +8,7 @@ import os
 import sys
 
 import httpx
-from infra import free_port
+from infra import answered, free_port, server_answer
 from support import JWT_SECRET
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -37,13 +37,7 @@ async def test_serve_migrates_and_answers_ready(owner_dsn: str) -> None:
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            ready = None
-            for _ in range(900):  # at load 17, imports alone took 15 s
-                try:
-                    ready = await client.get("/health/ready", headers=TRACED)
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            ready = await server_answer(client, settled=answered, seconds=90, headers=TRACED)
             assert ready is not None, "server did not start"
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"]["migrations"] == "ok"

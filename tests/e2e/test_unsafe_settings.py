@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from infra import empty_databases, free_port
+from infra import answered, empty_databases, free_port, server_answer
 
 from backend.auth.tokens import issue_token
 from backend.settings import DEV_JWT_SECRET, DEV_MASTER_KEY
@@ -138,13 +138,7 @@ async def _serve_requests_and_check_the_output(dsn: str) -> None:
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            ready = None
-            for _ in range(1200):  # a loaded machine takes its time to import and migrate
-                try:
-                    ready = await client.get("/health/ready")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            ready = await server_answer(client, settled=answered, seconds=120)
             assert ready is not None and ready.status_code == 200, ready and ready.text
             own = {"Authorization": f"Bearer {token}"}
             assert (await client.get("/v1/projections", headers=own)).status_code == 200

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from infra import free_port
+from infra import free_port, ok, server_answer
 from support import JWT_SECRET
 
 from backend.auth.tokens import issue_token
@@ -48,13 +48,8 @@ async def api_url(owner_dsn: str) -> AsyncIterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(150):
-                try:
-                    if (await client.get("/health/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            ready = await server_answer(client, settled=ok, seconds=90)
+            assert ready is not None and ready.status_code == 200, ready and ready.text
         yield url
     finally:
         proc.terminate()

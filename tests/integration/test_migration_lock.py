@@ -9,7 +9,7 @@ import sys
 
 import asyncpg
 import httpx
-from infra import empty_databases, free_port
+from infra import answered, empty_databases, free_port, server_answer
 from support import JWT_SECRET
 
 from backend.eventstore.migrate import current_revision, head_revision
@@ -74,7 +74,7 @@ async def test_several_servers_started_at_once_on_a_new_database_all_come_up() -
             for port in ports
         ]
         try:
-            answers = await asyncio.gather(*(_ready(port) for port in ports))
+            answers = await asyncio.gather(*(_status(port) for port in ports))
             assert answers == [200, 200, 200]
         finally:
             for proc in procs:
@@ -100,16 +100,6 @@ async def test_a_failed_migration_stops_the_command_with_its_reason() -> None:
         assert proc.returncode == 1
         assert 'relation "tenants" already exists' in err.decode()
         assert "Traceback" not in err.decode()
-
-
-async def _ready(port: int) -> int:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        for _ in range(300):
-            try:
-                return (await client.get("/health/ready")).status_code
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
-    return 0
 
 
 async def test_a_database_migrated_past_this_release_is_refused_with_its_reason() -> None:
@@ -138,3 +128,10 @@ async def _migrate(dsn: str) -> tuple[int | None, str]:
     )
     _, err = await asyncio.wait_for(proc.communicate(), 180)
     return proc.returncode, err.decode()
+
+
+async def _status(port: int) -> int:
+    """The first readiness status a starting server gives (0: none in 30 s)."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        answer = await server_answer(client, settled=answered, seconds=30)
+    return 0 if answer is None else answer.status_code

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from infra import free_port, kafka_broker
+from infra import free_port, kafka_broker, server_answer
 from support import JWT_SECRET, new_tenant
 
 from backend.eventstore.epochs import current_epoch
@@ -253,7 +253,7 @@ async def _served(dsn: str, **extra: str) -> AsyncIterator[httpx.AsyncClient]:
         _running("serve", dsn, PORT=str(port), **extra),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api,
     ):
-        ready = await _ready(api)
+        ready = await server_answer(api, seconds=60)
         assert ready is not None and ready.status_code == 200, ready and ready.text
         yield api
 
@@ -272,21 +272,6 @@ async def _current_xid(dsn: str) -> int:
         return int(await conn.fetchval("SELECT pg_current_xact_id()::text::bigint"))
     finally:
         await conn.close()
-
-
-async def _ready(api: httpx.AsyncClient) -> httpx.Response | None:
-    """The first readiness answer that is not 503 (start-up: projections catching up), or the
-    last one after a minute."""
-    answer = None
-    for _ in range(600):
-        try:
-            answer = await api.get("/health/ready")
-            if answer.status_code != 503:
-                return answer
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    return answer
 
 
 @pytest.fixture
