@@ -63,18 +63,28 @@ async def _claim_kafka_mode(pool: asyncpg.Pool, process: str) -> None:
         raise SystemExit(f"{process}: {e}") from e
 
 
+async def _settled_topic(
+    pool: asyncpg.Pool, settings: Settings, bootstrap: str, stop: asyncio.Event
+) -> str | None:
+    """The store epoch's topic, once the epoch has settled, made if missing (None: stopped
+    before it settled)."""
+    epoch = await settled_epoch(pool, stop)
+    if epoch is None:
+        return None
+    await ensure_topic(bootstrap, settings.kafka_partitions, epoch.kafka_topic)
+    return epoch.kafka_topic
+
+
 async def run_relay(settings: Settings) -> None:
     bootstrap = _bootstrap(settings)
     assert settings.database_url is not None
     stop = _stop_on_signals()
     pool = await create_pool(settings.relay_dsn(settings.database_url), min_size=1, max_size=2)
     await _claim_kafka_mode(pool, "caretrail relay")
-    epoch = await settled_epoch(pool, stop)
-    if epoch is None:
+    topic = await _settled_topic(pool, settings, bootstrap, stop)
+    if topic is None:
         await pool.close()
         return
-    topic = epoch.kafka_topic
-    await ensure_topic(bootstrap, settings.kafka_partitions, topic)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=2
     )
@@ -101,12 +111,10 @@ async def run_projector(settings: Settings) -> None:
     if problem:
         await pool.close()
         raise SystemExit(f"caretrail project: {problem}")
-    epoch = await settled_epoch(pool, stop)
-    if epoch is None:
+    topic = await _settled_topic(pool, settings, bootstrap, stop)
+    if topic is None:
         await pool.close()
         return
-    topic = epoch.kafka_topic
-    await ensure_topic(bootstrap, settings.kafka_partitions, topic)
     projector = KafkaProjector(pool, catalog.READ_MODELS, bootstrap, topic=topic)
     log.info("projector_started", projections=[p.name for p in catalog.READ_MODELS], topic=topic)
     try:
