@@ -163,17 +163,14 @@ class Settings(BaseSettings):
         if self.jwt_secret is None and self.env != "dev":
             msg = "CARETRAIL_JWT_SECRET is required unless CARETRAIL_ENV=dev"
             raise ValueError(msg)
-        if not self.master_key and self.env != "dev":
-            msg = "CARETRAIL_MASTER_KEY is required unless CARETRAIL_ENV=dev"
-            raise ValueError(msg)
-        try:
-            key = base64.b64decode(self.master_key or DEV_MASTER_KEY, validate=True)
-        except binascii.Error as e:
-            raise ValueError("CARETRAIL_MASTER_KEY is not base64") from e
-        if len(key) != 32:
-            msg = "CARETRAIL_MASTER_KEY must be 32 bytes (base64 of 32 random bytes)"
-            raise ValueError(msg)
-        self._chain_keys()
+        key = self._key("CARETRAIL_MASTER_KEY", self.master_key, DEV_MASTER_KEY, ("dev",))
+        self._key("CARETRAIL_CHAIN_KEY", self.chain_key, DEV_CHAIN_KEY, ("dev", "test"))
+        self._key(
+            "CARETRAIL_CHAIN_SIGNING_KEY",
+            self.chain_signing_key,
+            DEV_CHAIN_SIGNING_KEY,
+            ("dev", "test"),
+        )
         if any(not secret.strip() for secret in self.payment_webhook_secrets.values()):
             msg = "CARETRAIL_PAYMENT_WEBHOOK_SECRETS: every provider needs a non-empty secret"
             raise ValueError(msg)
@@ -206,21 +203,22 @@ class Settings(BaseSettings):
             msg = "CARETRAIL_PAYMENT_WEBHOOK_SECRETS holds the public development secret"
             raise ValueError(msg)
 
-    def _chain_keys(self) -> None:
-        for name, value in (
-            ("CARETRAIL_CHAIN_KEY", self.chain_key),
-            ("CARETRAIL_CHAIN_SIGNING_KEY", self.chain_signing_key),
-        ):
-            if not value and self.env not in ("dev", "test"):
-                msg = f"{name} is required unless CARETRAIL_ENV is dev or test"
-                raise ValueError(msg)
-            try:
-                key = base64.b64decode(value or DEV_CHAIN_KEY, validate=True)
-            except binascii.Error as e:
-                raise ValueError(f"{name} is not base64") from e
-            if len(key) != 32:
-                msg = f"{name} must be 32 bytes (base64 of 32 random bytes)"
-                raise ValueError(msg)
+    def _key(
+        self, name: str, value: str | None, dev_value: str, optional_in: tuple[str, ...]
+    ) -> bytes:
+        """A 32-byte key given in base64, required unless CARETRAIL_ENV is one of
+        `optional_in` (the development key stands in then)."""
+        if not value and self.env not in optional_in:
+            msg = f"{name} is required unless CARETRAIL_ENV is {' or '.join(optional_in)}"
+            raise ValueError(msg)
+        try:
+            key = base64.b64decode(value or dev_value, validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"{name} is not base64") from e
+        if len(key) != 32:
+            msg = f"{name} must be 32 bytes (base64 of 32 random bytes)"
+            raise ValueError(msg)
+        return key
 
     def _token_rules_outside_dev(self) -> None:
         """Where real people sign in, a token for another service or from another issuer must
