@@ -132,13 +132,9 @@ async def forget_snapshots(conn: asyncpg.Connection, stream_type: str, stream_id
     )
 
 
-async def forget_snapshots_about(
-    conn: asyncpg.Connection, stream_types: tuple[str, ...], patient_id: UUID
-) -> None:
-    """Drop the snapshots of the streams of these types about a patient (their visits and
-    admissions): the states hold values sealed in their events in the clear."""
-    await conn.execute(
-        "DELETE FROM snapshots WHERE stream_type = ANY($1::text[]) AND state->>'patient_id' = $2",
-        list(stream_types),
-        str(patient_id),
-    )
+async def forget_snapshots_about(conn: asyncpg.Connection, patient_id: UUID) -> None:
+    """Drop the snapshot of every stream whose state names the patient (`patient_id`: their
+    visits, admissions, appointments, medication record...): such states may hold values
+    sealed in their events in the clear. Every type, not a list of those known to: a snapshot
+    is only a cache, and a list would go stale with the next stream type."""
+    await conn.execute("DELETE FROM snapshots WHERE state->>'patient_id' = $1", str(patient_id))

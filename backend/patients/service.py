@@ -10,7 +10,6 @@ from uuid import UUID
 from backend.api.idempotency import tombstone_responses_about
 from backend.eventstore.snapshots import forget_snapshots, forget_snapshots_about
 from backend.handling import CommandResult, CommandSession
-from backend.kernel import streams
 from backend.patients import duplicates, model
 from backend.privacy import keys
 from backend.specialties.extension import in_own_units, patient_changed, with_warnings
@@ -102,7 +101,7 @@ async def erase(session: CommandSession, patient_id: UUID, reason: str) -> Comma
     patient = await session.load(model.PATIENT, patient_id, conditional=True)
     events = model.erase(patient.state, reason)
     await forget_snapshots(session.conn, model.PATIENT.stream_type, patient_id)
-    await forget_snapshots_about(session.conn, streams.ABOUT_A_PATIENT, patient_id)
+    await forget_snapshots_about(session.conn, patient_id)
     await keys.destroy(session.conn, session.tenant_id, patient_id)
     await tombstone_responses_about(session.conn, session.tenant_id, patient_id)
     return await session.save(patient, events)
