@@ -123,6 +123,42 @@ async def test_an_erasure_redacts_the_free_text_everywhere(
     assert [d["reason"] for d in revisions] == [None, None]  # redacted like the note
 
 
+async def test_an_erasure_drops_every_snapshot_whose_state_names_the_patient(
+    client: httpx.AsyncClient, tenant: TenantFixture, owner_dsn: str
+) -> None:
+    """Snapshot states hold sealed values in the clear: the erasure drops them, whatever the
+    stream's type (one no list names here), and leaves other patients' alone."""
+    made = await _charted(client, tenant)
+    erased, kept = made["patient"]["id"], (await create_patient(client, tenant))["id"]
+    snapshots = [
+        ("visit", uuid.UUID(made["visit"]["id"]), erased),
+        ("a_stream_type_to_come", uuid.uuid4(), erased),
+        ("a_stream_type_to_come", uuid.uuid4(), kept),
+    ]
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        for stream_type, stream_id, patient_id in snapshots:
+            await conn.execute(
+                "INSERT INTO snapshots (tenant_id, stream_type, stream_id, version, position,"
+                " state_version, state, max_recorded_at, max_occurred_at)"
+                " VALUES ($1, $2, $3, 1, 1, 1, $4::jsonb, now(), now())",
+                tenant.id,
+                stream_type,
+                stream_id,
+                f'{{"patient_id": "{patient_id}", "reason": "{MARK}"}}',
+            )
+        await _erase(client, tenant, erased)
+        left = await conn.fetch(
+            "SELECT state->>'patient_id' AS patient_id FROM snapshots"
+            " WHERE tenant_id = $1 AND state->>'reason' = $2",
+            tenant.id,
+            MARK,
+        )
+    finally:
+        await conn.close()
+    assert [r["patient_id"] for r in left] == [kept]
+
+
 async def test_an_admissions_reason_is_redacted_by_the_erasure(client: httpx.AsyncClient) -> None:
     hospital = await new_tenant(client, kind="hospital")
     ward = await define_ward(client, hospital, "Ward 9", ["A1"])
