@@ -25,14 +25,17 @@ def midday_zone() -> str:
     return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
 
 
-async def at_midday(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
-    """Moves the tenant to `midday_zone()`."""
+async def set_policy(client: httpx.AsyncClient, tenant: TenantFixture, **changes: Any) -> None:
+    """Changes the tenant's policy (PATCH /v1/tenant/policy, as its clinic admin)."""
     r = await client.patch(
-        "/v1/tenant/policy",
-        json={"timezone": midday_zone()},
-        headers=tenant.as_role("CLINIC_ADMIN"),
+        "/v1/tenant/policy", json=changes, headers=tenant.as_role("CLINIC_ADMIN")
     )
     assert r.status_code == 200, r.text
+
+
+async def at_midday(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
+    """Moves the tenant to `midday_zone()`."""
+    await set_policy(client, tenant, timezone=midday_zone())
 
 
 def iso(moment: dt.datetime) -> str:

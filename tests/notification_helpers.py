@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from e2e_helpers import act, book, create_patient, create_practitioner, now
+from e2e_helpers import act, book, create_patient, create_practitioner, now, set_policy
 from infra import stored_events
 from support import TenantFixture
 
@@ -26,13 +26,6 @@ from backend.privacy import keys
 
 WAIT_SECONDS = 15
 LEASE = dt.timedelta(seconds=60)
-
-
-async def set_policy(client: httpx.AsyncClient, tenant: TenantFixture, **changes: str) -> None:
-    r = await client.patch(
-        "/v1/tenant/policy", json=changes, headers=tenant.as_role("CLINIC_ADMIN")
-    )
-    assert r.status_code == 200, r.text
 
 
 async def no_quiet_hours(client: httpx.AsyncClient, tenant: TenantFixture) -> None:

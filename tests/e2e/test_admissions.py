@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from admission_helpers import admit_raw, admitted, command, define_ward, read
-from e2e_helpers import assert_problem, create_patient, error_fields, iso, now, when
-from notification_helpers import set_policy
+from e2e_helpers import assert_problem, create_patient, error_fields, iso, now, set_policy, when
 from support import TenantFixture, new_tenant
 
 from backend.admissions import wards

@@ -12,7 +12,15 @@ import httpx
 import pytest
 from billing_helpers import CONSULT
 from dayflow_helpers import front_desk_day, reaction_passed, visit_invoice
-from e2e_helpers import act, assert_problem, book, create_patient, create_practitioner, error_fields
+from e2e_helpers import (
+    act,
+    assert_problem,
+    book,
+    create_patient,
+    create_practitioner,
+    error_fields,
+    set_policy,
+)
 from support import TenantFixture
 from visit_helpers import NOTE
 
@@ -228,12 +236,7 @@ async def test_walk_ins_are_on_the_day_they_opened_in_the_tenants_time_zone(
 ) -> None:
     """Visits opened without an appointment are on the desk, among the appointments by time,
     on the tenant's day; a visit opened from an appointment is on it once, as the appointment."""
-    r = await client.patch(
-        "/v1/tenant/policy",
-        json={"timezone": "America/New_York"},
-        headers=tenant.as_role("CLINIC_ADMIN"),
-    )
-    assert r.status_code == 200, r.text
+    await set_policy(client, tenant, timezone="America/New_York")
     zone = ZoneInfo("America/New_York")
     patient = await create_patient(client, tenant, given_name="Walk", family_name="In")
     doctor = await create_practitioner(client, tenant, "Dr. House")

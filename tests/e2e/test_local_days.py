@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from dayflow_helpers import front_desk_day
-from e2e_helpers import book, create_patient, create_practitioner, error_fields
+from e2e_helpers import book, create_patient, create_practitioner, error_fields, set_policy
 from support import TenantFixture
 
 NEW_YORK = dt.timezone(dt.timedelta(hours=-5))  # EST: December
@@ -18,13 +18,6 @@ DAY = dt.date(2031, 12, 1)
 NEXT = DAY + dt.timedelta(days=1)
 EVENING = dt.datetime(2031, 12, 1, 19, 30, tzinfo=NEW_YORK)  # 2031-12-02T00:30Z
 MORNING = dt.datetime(2031, 12, 2, 8, 0, tzinfo=NEW_YORK)  # 2031-12-02T13:00Z
-
-
-async def in_zone(client: httpx.AsyncClient, tenant: TenantFixture, zone: str) -> None:
-    r = await client.patch(
-        "/v1/tenant/policy", json={"timezone": zone}, headers=tenant.as_role("CLINIC_ADMIN")
-    )
-    assert r.status_code == 200, r.text
 
 
 async def booked_at(
@@ -76,7 +69,7 @@ def instant(text: str) -> dt.datetime:
 async def test_a_new_york_evening_is_on_its_own_day_not_the_next(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    await in_zone(client, tenant, "America/New_York")
+    await set_policy(client, tenant, timezone="America/New_York")
     doctor = await create_practitioner(client, tenant)
     evening = await booked_at(client, tenant, doctor, EVENING)
     morning = await booked_at(client, tenant, doctor, MORNING)
@@ -104,11 +97,11 @@ async def test_a_changed_time_zone_moves_every_day_with_it(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
     """Read models keep instants: the same appointment is on the day of the zone in force."""
-    await in_zone(client, tenant, "America/New_York")
+    await set_policy(client, tenant, timezone="America/New_York")
     doctor = await create_practitioner(client, tenant)
     evening = await booked_at(client, tenant, doctor, EVENING)
     assert await desk(client, tenant, DAY, evening["position"]) == [evening["id"]]
-    await in_zone(client, tenant, "Europe/Berlin")  # 01:30 on the next day there
+    await set_policy(client, tenant, timezone="Europe/Berlin")  # 01:30 on the next day there
     assert await desk(client, tenant, DAY, evening["position"]) == []
     assert await desk(client, tenant, NEXT, evening["position"]) == [evening["id"]]
 
@@ -116,7 +109,7 @@ async def test_a_changed_time_zone_moves_every_day_with_it(
 async def test_the_day_daylight_saving_begins_has_23_hours(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
-    await in_zone(client, tenant, "America/New_York")
+    await set_policy(client, tenant, timezone="America/New_York")
     doctor = await create_practitioner(client, tenant)
     day = await doctors_day(client, tenant, doctor, dt.date(2031, 3, 9))
     ((free,),) = [day["free"]]

@@ -8,8 +8,8 @@ import datetime as dt
 import uuid
 
 import httpx
-from e2e_helpers import assert_problem, create_patient, patient_body
-from notification_helpers import confirmed_for, no_quiet_hours, set_policy, wait_for
+from e2e_helpers import assert_problem, create_patient, patient_body, set_policy
+from notification_helpers import confirmed_for, no_quiet_hours, wait_for
 from support import TenantFixture
 
 from backend.eventstore import EventStore

@@ -13,6 +13,7 @@ from e2e_helpers import (
     error_fields,
     now,
     patient_body,
+    set_policy,
 )
 from support import TenantFixture
 
@@ -79,10 +80,7 @@ async def test_a_birth_date_in_the_future_is_one_after_the_tenants_today(
     """The tenant's today, not the UTC one: a zone whose day is not the UTC day now, at least an
     hour from its midnight (UTC+14 from 11:00 UTC, else UTC-12)."""
     zone = "Etc/GMT-14" if now().hour >= 11 else "Etc/GMT+12"
-    r = await client.patch(
-        "/v1/tenant/policy", json={"timezone": zone}, headers=tenant.as_role("CLINIC_ADMIN")
-    )
-    assert r.status_code == 200, r.text
+    await set_policy(client, tenant, timezone=zone)
     today = now().astimezone(ZoneInfo(zone)).date()
     assert today != now().date()
     born_today = await create_patient(client, tenant, birth_date=today.isoformat())

@@ -8,19 +8,14 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from e2e_helpers import create_patient, create_practitioner, error_fields
+from e2e_helpers import create_patient, create_practitioner, error_fields, set_policy
 from support import TenantFixture
 
 DAY = (dt.datetime.now(dt.UTC) + dt.timedelta(days=400)).date().replace(month=12, day=1)
 
 
 async def _in_new_york(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
-    r = await client.patch(
-        "/v1/tenant/policy",
-        json={"timezone": "America/New_York"},
-        headers=tenant.as_role("CLINIC_ADMIN"),
-    )
-    assert r.status_code == 200, r.text
+    await set_policy(client, tenant, timezone="America/New_York")
 
 
 async def _book(

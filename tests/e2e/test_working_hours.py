@@ -10,7 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from e2e_helpers import assert_problem, book, create_patient, create_practitioner, error_fields
+from e2e_helpers import (
+    assert_problem,
+    book,
+    create_patient,
+    create_practitioner,
+    error_fields,
+    set_policy,
+)
 from support import TenantFixture
 
 H = dt.timedelta(hours=1)
@@ -53,12 +60,7 @@ def utc(day: dt.date, hour: int) -> dt.datetime:
 
 async def new_york_practitioner(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
     """A practitioner with WEEKLY hours in New York, known to the read models."""
-    r = await client.patch(
-        "/v1/tenant/policy",
-        json={"timezone": "America/New_York"},
-        headers=tenant.as_role("CLINIC_ADMIN"),
-    )
-    assert r.status_code == 200, r.text
+    await set_policy(client, tenant, timezone="America/New_York")
     doctor: dict[str, Any] = await create_practitioner(client, tenant)
     r = await client.put(
         f"/v1/practitioners/{doctor['id']}/working-hours",
