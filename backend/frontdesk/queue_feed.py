@@ -5,7 +5,8 @@ each check-in, completion, no-show and cancellation, with its global position, o
 every API process subscribes once (`QueueFeed`) and hands each message to its own SSE clients
 (queue_router.py). A message lost (Redis down, a listener reconnecting) is not lost to a
 client: the client resumes with `Last-Event-ID`, and the stream replays from the store every
-change after it.
+change after it. The reactions announce in the gap-safe global order (transaction id, position),
+which each change carries.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ QUEUE_EVENTS = frozenset(
 def change_of(event: RecordedEvent) -> dict[str, Any]:
     return {
         "tenant_id": str(event.tenant_id),
+        "tx_id": event.tx_id,
         "position": event.position,
         "type": event.event_type,
         "appointment_id": event.data["appointment_id"],

@@ -26,9 +26,11 @@ from backend.api.progress import ProgressWatch
 from backend.api.query import declared_query_only
 from backend.api.reads import MinPosition, read_model, read_model_response
 from backend.auth.principal import STAFF, Principal, Role, reads_every_patient
-from backend.eventstore import EventStore
+from backend.eventstore import EventStore, RecordedEvent
+from backend.eventstore.store import GlobalReader, read_tenant_after
+from backend.eventstore.types import GlobalCheckpoint
 from backend.frontdesk.queue import READ_MODEL, own_places, queue_of
-from backend.frontdesk.queue_feed import QUEUE_EVENTS, QueueFeed
+from backend.frontdesk.queue_feed import QUEUE_EVENTS, QueueFeed, change_of
 from backend.kernel.errors import Invalid
 from backend.kernel.jsonable import json_default
 
@@ -38,6 +40,7 @@ router = APIRouter(
 Watchers = Annotated[Principal, Depends(require(*STAFF, Role.PATIENT))]
 KEEPALIVE_SECONDS = 15.0
 WAIT_SECONDS = 5.0
+REPLAY_PAGE = 500
 
 
 def _patient(principal: Principal) -> UUID | None:
@@ -95,53 +98,68 @@ async def _events(
     last_id: int | None,
     changes: asyncio.Queue[dict[str, Any]],
 ) -> AsyncIterator[bytes]:
+    """Places compare in the gap-safe order (transaction id, position), in which the reactions
+    announce: an event can commit after one with a higher position, so a position alone would
+    let a replay pass over it. The client is sent positions as ids; each is taken back to its
+    place."""
     tenant = tenant_of(principal)
     patient = _patient(principal)
-    sent = last_id or 0
+    watch: ProgressWatch = request.app.state.progress
     if last_id is None:
         async with read_model(request, principal, READ_MODEL, None) as (conn, at):
             queues = await queue_of(conn, tenant, dt.datetime.now(dt.UTC), practitioner_id)
-        sent = at
+        sent = await _place(watch, at)
         yield _message(at, "snapshot", _shown(queues, patient, None))
     else:
-        for change in await _missed(request, tenant, last_id):
+        after = await _place(watch, last_id)
+        missed, horizon = await _missed(request, tenant, after)
+        for change in missed:
             message = await _change(request, principal, practitioner_id, patient, change)
-            sent = change["position"]
             if message is not None:
                 yield message
+        # Everything below the horizon was read: what is announced from now on lies above it.
+        sent = max(after, GlobalCheckpoint(horizon, 0), *(_place_of(c) for c in missed))
     while not await request.is_disconnected():
         try:
             change = await asyncio.wait_for(changes.get(), KEEPALIVE_SECONDS)
         except TimeoutError:
             yield b": keep-alive\n\n"
             continue
-        if change["tenant_id"] != str(tenant) or change["position"] <= sent:
+        if change["tenant_id"] != str(tenant) or _place_of(change) <= sent:
             continue
         message = await _change(request, principal, practitioner_id, patient, change)
-        sent = change["position"]
+        sent = _place_of(change)
         if message is not None:
             yield message
 
 
-async def _missed(request: Request, tenant: UUID, after: int) -> list[dict[str, Any]]:
-    """The tenant's queue changes after `after`, from the store."""
+async def _place(watch: ProgressWatch, position: int) -> GlobalCheckpoint:
+    """The place of the event at `position` (an id this stream sent)."""
+    place, head = await watch.place_of(position)
+    if position > head:
+        raise Invalid("Last-Event-ID", f"the store has not reached position {position}")
+    return place or GlobalCheckpoint()
+
+
+def _place_of(change: dict[str, Any]) -> GlobalCheckpoint:
+    return GlobalCheckpoint(change["tx_id"], change["position"])
+
+
+async def _missed(
+    request: Request, tenant: UUID, after: GlobalCheckpoint
+) -> tuple[list[dict[str, Any]], int]:
+    """The tenant's queue changes after `after` in the gap-safe order, from the store, and the
+    event horizon they were read below: a change still committing is announced later."""
+    horizon = await GlobalReader(request.app.state.projector_pool).horizon()
     store: EventStore = request.app.state.store
+    missed: list[RecordedEvent] = []
     async with store.transaction(tenant) as conn:
-        rows = await conn.fetch(
-            "SELECT position, event_type, data->>'appointment_id' AS appointment_id FROM events"
-            " WHERE position > $1 AND event_type = ANY($2) ORDER BY position",
-            after,
-            sorted(QUEUE_EVENTS),
-        )
-    return [
-        {
-            "tenant_id": str(tenant),
-            "position": r["position"],
-            "type": r["event_type"],
-            "appointment_id": r["appointment_id"],
-        }
-        for r in rows
-    ]
+        while page := await read_tenant_after(
+            conn, tenant, after, horizon, REPLAY_PAGE, sorted(QUEUE_EVENTS)
+        ):
+            missed += page
+            after = GlobalCheckpoint(page[-1].tx_id, page[-1].position)
+    return [change_of(e) for e in missed], horizon
 
 
 async def _change(
@@ -154,9 +172,7 @@ async def _change(
     """The change as a message, once the read model has applied it; None if not for this
     client (another practitioner's queue, or one the patient is not concerned by)."""
     watch: ProgressWatch = request.app.state.progress
-    target, _ = await watch.place_of(change["position"])
-    if target is not None:
-        await watch.wait([READ_MODEL], target, WAIT_SECONDS)
+    await watch.wait([READ_MODEL], _place_of(change), WAIT_SECONDS)
     appointment_id = UUID(change["appointment_id"])
     async with read_model(request, principal, READ_MODEL, None) as (conn, _):
         row = await conn.fetchrow(

@@ -13,11 +13,16 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 from e2e_helpers import iso, midday_zone, now, patient_body
 from infra import free_port, ok, server_answer
 from support import JWT_SECRET, bearer
+
+from backend.eventstore import ANY, EventStore, NewEvent, StreamAppend
+from backend.kernel.events import to_data
+from backend.scheduling.events import PatientCheckedIn
 
 
 @asynccontextmanager
@@ -94,23 +99,29 @@ async def confirmed_today(
     return appointment_id
 
 
+async def queue_clinic(client: httpx.AsyncClient) -> tuple[str, dict[str, str], str]:
+    """A new tenant on a zone where it is midday (its appointments stay on its today): its id,
+    a receptionist's headers and a practitioner's id."""
+    r = await client.post(
+        "/v1/tenants",
+        json={"name": "Queue clinic", "slug": f"queue-{time.time_ns()}"},
+        headers=bearer(["PLATFORM_ADMIN"]),
+    )
+    assert r.status_code == 201, r.text
+    tenant_id: str = r.json()["id"]
+    admin = bearer(["CLINIC_ADMIN"], tenant_id)
+    r = await client.patch("/v1/tenant/policy", json={"timezone": midday_zone()}, headers=admin)
+    assert r.status_code == 200, r.text
+    r = await client.post("/v1/practitioners", json={"name": "Dr. Q"}, headers=admin)
+    assert r.status_code == 201, r.text
+    return tenant_id, bearer(["RECEPTIONIST"], tenant_id), r.json()["id"]
+
+
 async def test_a_check_in_reaches_the_other_process_and_a_resume_misses_nothing(
     owner_dsn: str,
 ) -> None:
     async with serving(owner_dsn) as one, serving(owner_dsn) as other:
-        r = await one.post(
-            "/v1/tenants",
-            json={"name": "Queue clinic", "slug": f"queue-{time.time_ns()}"},
-            headers=bearer(["PLATFORM_ADMIN"]),
-        )
-        assert r.status_code == 201, r.text
-        desk = bearer(["RECEPTIONIST"], r.json()["id"])
-        admin = bearer(["CLINIC_ADMIN"], r.json()["id"])
-        r = await one.patch("/v1/tenant/policy", json={"timezone": midday_zone()}, headers=admin)
-        assert r.status_code == 200, r.text  # the appointments below stay on its today
-        r = await one.post("/v1/practitioners", json={"name": "Dr. Q"}, headers=admin)
-        assert r.status_code == 201, r.text
-        practitioner_id = r.json()["id"]
+        _, desk, practitioner_id = await queue_clinic(one)
         first, second, third = [
             await confirmed_today(one, desk, practitioner_id, m) for m in (5, 10, 15)
         ]
@@ -151,3 +162,52 @@ async def test_a_check_in_reaches_the_other_process_and_a_resume_misses_nothing(
         (queue,) = replayed[-1][2]["queues"]
         assert [e["appointment_id"] for e in queue["waiting"]] == [second, third]
         assert [e["estimated_wait_min"] for e in queue["waiting"]] == [0, 5]
+
+
+async def test_a_change_committing_behind_a_later_one_is_not_passed_over(
+    owner_dsn: str, store: EventStore
+) -> None:
+    """A check-in takes its position, then commits after a later check-in has committed. A
+    client that resumes in between is replayed the later one only once the earlier has
+    committed, and then both, in that order: a replay that took positions for the order sent
+    the later one, then passed over the earlier when it came (it was behind the id sent)."""
+    async with serving(owner_dsn) as one:
+        tenant_id, desk, practitioner_id = await queue_clinic(one)
+        first, second, third = [
+            await confirmed_today(one, desk, practitioner_id, m) for m in (5, 10, 15)
+        ]
+        r = await one.post(f"/v1/appointments/{first}/check-in", headers=desk)
+        assert r.status_code == 200, r.text
+        last_id = r.json()["position"]
+
+        tenant = UUID(tenant_id)
+        checked_in = PatientCheckedIn(UUID(second), now(), None)
+        late = NewEvent(uuid4(), checked_in.type_name(), to_data(checked_in), now())
+        holding = store.transaction(tenant)
+        conn = await holding.__aenter__()
+        try:
+            held = await store.append(
+                tenant, [StreamAppend("appointment", UUID(second), ANY, (late,))], conn=conn
+            )
+            r = await one.post(f"/v1/appointments/{third}/check-in", headers=desk)
+            assert r.status_code == 200, r.text
+            assert r.json()["position"] > held.position
+            resumed = {**desk, "Last-Event-ID": str(last_id)}
+            async with one.stream("GET", "/v1/queue/stream", headers=resumed) as response:
+                events = Events(response)
+                pending = asyncio.ensure_future(events.next())
+                await asyncio.sleep(1.0)
+                assert not pending.done()  # nothing is sent past a change still committing
+                committing, holding = holding, None
+                await committing.__aexit__(None, None, None)
+                replayed = [await asyncio.wait_for(pending, 10)]
+                replayed.append(await asyncio.wait_for(events.next(), 10))
+        finally:
+            if holding is not None:
+                await holding.__aexit__(None, None, None)
+        assert [(p, d["change"]["appointment_id"]) for p, _, d in replayed] == [
+            (held.position, second),
+            (r.json()["position"], third),
+        ]
+        (queue,) = replayed[-1][2]["queues"]
+        assert [e["appointment_id"] for e in queue["waiting"]] == [first, second, third]
