@@ -12,6 +12,8 @@ fold events themselves call `record`.
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from typing import Any
@@ -91,6 +93,33 @@ async def record(
         reason_of(request),
         break_glass,
         getattr(request.state, "request_id", None),
+    )
+
+
+async def record_command_line(
+    conn: asyncpg.Connection,
+    tenant_id: UUID,
+    command: str,
+    arguments: Mapping[str, str],
+    reason: str | None,
+) -> None:
+    """The access row of a read made on the command line (`caretrail audit export`): the actor
+    is `cli:<user>@<host>` of the process, its role `OPERATOR` (whoever holds the database's
+    address), the method `CLI` and the route the command."""
+    actor = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    await conn.execute(
+        _INSERT,
+        tenant_id,
+        actor,
+        None,
+        ["OPERATOR"],
+        "CLI",
+        command,
+        dict(arguments),
+        [],
+        reason,
+        False,
+        None,
     )
 
 

@@ -1,6 +1,7 @@
-"""`caretrail audit export --tenant ID --from TIME [--to TIME] [--out FILE]`: the audit export
-as NDJSON to a file (or stdout), with a progress bar and ETA on stderr. `caretrail audit
-check-read-models`: backend/cli/read_models.py."""
+"""`caretrail audit export --tenant ID --from TIME [--to TIME] [--out FILE] [--reason TEXT]`:
+the audit export as NDJSON to a file (or stdout), with a progress bar and ETA on stderr, written
+in the access log first as every read of patients' records is (backend/api/access.py).
+`caretrail audit check-read-models`: backend/cli/read_models.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from uuid import UUID
 
 from tqdm import tqdm
 
+from backend.api import access
 from backend.audit import export
 from backend.bootstrap import owner_database
 from backend.cli import read_models as read_models_cli
@@ -29,6 +31,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     cmd.add_argument("--from", dest="start", type=_instant, required=True, help="RFC 3339")
     cmd.add_argument("--to", dest="end", type=_instant, help="RFC 3339; default now")
     cmd.add_argument("--out", help="file to write; default stdout")
+    cmd.add_argument(
+        "--reason", type=_reason, help="why: kept in the access log with the export's row"
+    )
     read_models_cli.add_command(commands)
 
 
@@ -38,6 +43,14 @@ def _instant(text: str) -> dt.datetime:
         msg = f"{text!r} has no offset (e.g. 2026-01-01T00:00:00Z)"
         raise argparse.ArgumentTypeError(msg)
     return moment
+
+
+def _reason(text: str) -> str:
+    reason = " ".join(text.split())
+    if not reason or len(reason) > access.REASON_MAX:
+        msg = f"a reason of 1 to {access.REASON_MAX} characters"
+        raise argparse.ArgumentTypeError(msg)
+    return reason
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -53,6 +66,19 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         except DomainError as e:
             print(f"export refused: {e.detail}", file=sys.stderr)
             return 1
+        if settings.access_log:  # recorded before a line is written, as the endpoint's
+            async with store.transaction(args.tenant) as conn:
+                await access.record_command_line(
+                    conn,
+                    args.tenant,
+                    "caretrail audit export",
+                    {
+                        "from": period.start.isoformat(),
+                        "to": period.end.isoformat(),
+                        "out": args.out or "-",
+                    },
+                    args.reason,
+                )
         total = await export.count(store, args.tenant, period)
         if args.out:
             with open(args.out, "wb") as out:  # noqa: ASYNC230 (a CLI: nothing else runs)

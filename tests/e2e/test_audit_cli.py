@@ -1,5 +1,5 @@
 """`caretrail audit export` as its own process: the same NDJSON as the endpoint, into a file,
-with its progress and summary on stderr."""
+with its progress and summary on stderr, recorded in the access log with the reason given."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ async def test_the_cli_exports_a_tenants_period_to_a_file(
         iso(start),
         "--out",
         str(out),
+        "--reason",
+        "  quarterly   review ",
         env=env,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -48,6 +50,18 @@ async def test_the_cli_exports_a_tenants_period_to_a_file(
     assert lines[0]["data"]["given_name"] == "Ada"  # personal fields opened with the key
     assert "exported 3 events" in stderr.decode()
     assert "audit export" in stderr.decode()  # the progress bar
+    r = await client.get(
+        "/v1/audit/access", params={"from": iso(start)}, headers=tenant.as_role("AUDITOR")
+    )
+    assert r.status_code == 200, r.text
+    (row,) = [e for e in r.json()["items"] if e["method"] == "CLI"]
+    assert row["actor"].startswith("cli:") and row["roles"] == ["OPERATOR"]
+    assert (row["route"], row["reason"], row["patient_ids"]) == (
+        "caretrail audit export",
+        "quarterly review",
+        [],
+    )
+    assert row["query"]["out"] == str(out) and row["query"]["from"] == iso(start)
 
 
 async def test_the_cli_refuses_a_time_without_offset(owner_dsn: str) -> None:
