@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +114,13 @@ async def _claim_mode(pool: asyncpg.Pool, settings: Settings) -> None:
         raise
 
 
+async def _close_resources(opened: Resources, settings: Settings) -> None:
+    await opened.pool.close()
+    await opened.projector_pool.close()
+    if settings.database_url is None:
+        await asyncio.to_thread(stop_embedded)
+
+
 async def owner_database(settings: Settings) -> str:
     """The owner DSN: DATABASE_URL, or in dev the embedded server under data_dir, started."""
     if settings.database_url is not None:
@@ -140,60 +147,61 @@ def token_verifier(settings: Settings) -> TokenVerifier:
 def create_app(settings: Settings, resources: Resources | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = resources or await open_resources(settings)
-        app.state.pool = opened.pool
-        app.state.store = opened.store
-        app.state.projector_pool = opened.projector_pool
-        applied = AppendSignal()
-        partitions = settings.kafka_partitions if settings.kafka_bootstrap_servers else None
-        in_process = partitions is None
-        feed = BatchFeed() if in_process and settings.reactions_in_api else None
-        projections = ProjectionService(
-            opened.projector_pool,
-            catalog.READ_MODELS,
-            group="projections",
-            signal=opened.store.appended,
-            applied=applied,
-            partitions=partitions,
-            feed=feed,
-        )
-        app.state.progress = ProgressWatch(opened.projector_pool, partitions, applied)
-        await app.state.key_changes.start()
-        await app.state.queue_feed.start()
-        app.state.projections = projections
-        await _claim_mode(opened.projector_pool, settings)
-        app.state.master_key_problem = await keys.master_key_problem(opened.projector_pool)
-        if app.state.master_key_problem:
-            # Unready, and nothing runs that would read personal data: projections would park.
-            log.error("master_key_wrong", detail=app.state.master_key_problem)
-        elif in_process:
-            await projections.start()
-        # Reactions read the store itself, so they run here with or without Kafka.
-        workers = Workers(settings, opened.projector_pool, opened.store, source=feed)
-        app.state.workers = workers
-        if settings.reactions_in_api and not app.state.master_key_problem:
-            await workers.start()
-        if settings.uses_dev_secret:
-            log.warning("dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use")
-        # What start-up made lives as long as the process: out of the collector's way, so that
-        # its full collections, which pause the event loop, walk only what requests make.
-        # Collected first: garbage frozen would never be freed.
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            await workers.stop()  # logs what fails to stop: the rest below still stops
-            await projections.stop()
-            await plugins.workers.close()
-            await app.state.rate_limiter.close()
-            await app.state.key_changes.close()
-            await app.state.queue_feed.close()
+        """Each part is stopped by the exit stack in the reverse order of its start, also when
+        start-up fails half way (a refused projection mode, an unreachable database): nothing
+        left running keeps the process from exiting."""
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(app.state.queue_feed.close)
+            stack.push_async_callback(app.state.key_changes.close)
+            stack.push_async_callback(app.state.rate_limiter.close)
+            stack.push_async_callback(plugins.workers.close)
+            opened = resources or await open_resources(settings)
             if resources is None:
-                await opened.pool.close()
-                await opened.projector_pool.close()
-                if settings.database_url is None:
-                    await asyncio.to_thread(stop_embedded)
+                stack.push_async_callback(_close_resources, opened, settings)
+            await _claim_mode(opened.projector_pool, settings)
+            app.state.pool = opened.pool
+            app.state.store = opened.store
+            app.state.projector_pool = opened.projector_pool
+            applied = AppendSignal()
+            partitions = settings.kafka_partitions if settings.kafka_bootstrap_servers else None
+            in_process = partitions is None
+            feed = BatchFeed() if in_process and settings.reactions_in_api else None
+            projections = ProjectionService(
+                opened.projector_pool,
+                catalog.READ_MODELS,
+                group="projections",
+                signal=opened.store.appended,
+                applied=applied,
+                partitions=partitions,
+                feed=feed,
+            )
+            app.state.progress = ProgressWatch(opened.projector_pool, partitions, applied)
+            await app.state.key_changes.start()
+            await app.state.queue_feed.start()
+            app.state.projections = projections
+            app.state.master_key_problem = await keys.master_key_problem(opened.projector_pool)
+            stack.push_async_callback(projections.stop)
+            if app.state.master_key_problem:
+                # Unready, and nothing runs that would read personal data: projections would park.
+                log.error("master_key_wrong", detail=app.state.master_key_problem)
+            elif in_process:
+                await projections.start()
+            # Reactions read the store itself, so they run here with or without Kafka.
+            workers = Workers(settings, opened.projector_pool, opened.store, source=feed)
+            app.state.workers = workers
+            stack.push_async_callback(workers.stop)  # logs what fails to stop
+            if settings.reactions_in_api and not app.state.master_key_problem:
+                await workers.start()
+            if settings.uses_dev_secret:
+                log.warning(
+                    "dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use"
+                )
+            # What start-up made lives as long as the process: out of the collector's way, so
+            # that its full collections, which pause the event loop, walk only what requests
+            # make. Collected first: garbage frozen would never be freed.
+            gc.collect()
+            gc.freeze()
+            yield
 
     app = FastAPI(
         title="Caretrail",
