@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import signal
 import sys
 
 import httpx
@@ -37,22 +38,34 @@ def _env(dsn: str, **extra: str) -> dict[str, str]:
 
 
 async def _refused(command: str, env: dict[str, str]) -> str:
-    """Run `caretrail <command>`, which must exit on its own with a failure; its output."""
+    """Run `caretrail <command>`, which must exit on its own with a failure; its output. One
+    that does not exit is aborted with its threads' stacks dumped (faulthandler) into the
+    failure's message."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "backend.cli",
         command,
-        env=env,
+        env={**env, "PYTHONFAULTHANDLER": "1"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    assert proc.stdout is not None
+    output = bytearray()
+
+    async def _read() -> None:
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(65536):
+            output.extend(chunk)
+        await proc.wait()
+
+    reading = asyncio.ensure_future(_read())
     try:
-        output, _ = await asyncio.wait_for(proc.communicate(), 180)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await asyncio.wait_for(asyncio.shield(reading), 120)
+    except TimeoutError:
+        proc.send_signal(signal.SIGABRT)
+        await asyncio.wait_for(reading, 20)
+        raise AssertionError(f"{command} did not exit in 120 s:\n{output.decode()}") from None
     assert proc.returncode != 0, output.decode()
     return output.decode()
 
