@@ -34,11 +34,12 @@ from backend.privacy import keys
 from backend.specialties import recalls, registry
 from backend.specialties.model import Plugin
 
+ERASURE = "PatientErased"
 WANTED = frozenset(
     {
         "PatientRegistered",
         "PatientDetailsChanged",
-        "PatientErased",
+        ERASURE,
         "SpecialtyDataRecorded",
         "SpecialtyEventRecorded",
     }
@@ -76,15 +77,22 @@ class WorklistProjection:
             return
         mine = await keys.unseal(conn, mine)
         plugins = {n: p for n, p in registry.active().catalog.plugins.items() if p.recalls}
-        noted = [(e, _patient_of(e)) for e in mine]
-        patients = {(e.tenant_id, p) for e, p in noted if p is not None}
+        noted = [
+            (e, patient, values)
+            for e in mine
+            if (patient := _patient_of(e)) is not None
+            and ((values := _plugin_values(e, plugins)) or e.event_type == ERASURE)
+        ]
+        if not noted:
+            return  # nothing for any recall (most registrations): no lock, no reads
+        patients = {(e.tenant_id, p) for e, p, _ in noted}
         await self._lock(conn, patients)
         erased = await self._erased(conn, patients)
         facts = await self._facts(conn, patients - erased)
-        for event, patient in noted:
-            if patient is None or (event.tenant_id, patient) in erased:
+        for event, patient, given in noted:
+            if (event.tenant_id, patient) in erased:
                 continue
-            for name, values in _plugin_values(event, plugins).items():
+            for name, values in given.items():
                 for recall in plugins[name].recalls:
                     key = (event.tenant_id, patient, name, recall.id)
                     new = _noted(recall, facts.get(key, {}), event, values)
