@@ -29,6 +29,7 @@ from backend.eventstore.db import TRANSIENT
 from backend.eventstore.signal import AppendSignal
 from backend.eventstore.store import GlobalReader
 from backend.eventstore.types import GlobalCheckpoint
+from backend.privacy import keys
 from projections import liveness, quarantine, tracking
 from projections.framework import Projection
 from projections.liveness import Heartbeat
@@ -327,13 +328,14 @@ class CatchUpGroup:
                 conn, self.name, sorted(work.keys() | set(joining))
             )
             joined = detached & set(joining)
-            for name, evs in work.items():
-                if name not in attached and name not in joined:
-                    continue  # detached meanwhile (a rebuild, a park by another process)
-                if isolate:
-                    await self._isolated(conn, name, effective[name], evs)
-                else:
-                    await self.members[name].apply(conn, evs)
+            with keys.opening_once():  # the members that unseal share one opening
+                for name, evs in work.items():
+                    if name not in attached and name not in joined:
+                        continue  # detached meanwhile (a rebuild, a park by another process)
+                    if isolate:
+                        await self._isolated(conn, name, effective[name], evs)
+                    else:
+                        await self.members[name].apply(conn, evs)
             await tracking.move_group(conn, self.name, reached, sorted(joined))
         # Rows that changed under the batch (detached, or attached by another instance): read
         # them again rather than trust memory.

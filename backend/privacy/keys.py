@@ -4,7 +4,9 @@ or writes events (API, projection runners, CLI)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -79,16 +81,39 @@ async def destroy(conn: asyncpg.Connection, tenant_id: UUID, subject: UUID) -> N
     )
 
 
+_OPENED: ContextVar[dict[UUID, RecordedEvent] | None] = ContextVar("opened", default=None)
+
+
+@contextmanager
+def opening_once() -> Iterator[None]:
+    """Within this block (of the current task), an event `unseal` opened is not opened again:
+    the projections of one catch-up batch unseal the same events in the same transaction, and
+    each of them read the subjects' keys and decrypted anew (one more round trip per batch and
+    unsealing projection). Every reader of the block sees an event as the first opened it."""
+    token = _OPENED.set({})
+    try:
+        yield
+    finally:
+        _OPENED.reset(token)
+
+
 async def unseal(conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
     """The events with their personal fields readable, or redacted where the key is gone (erased)
     or they do not open (altered: flagged `unreadable`). One query for all the subjects
-    involved; events without sealed fields pass unchanged."""
+    involved (none for events already opened within `opening_once`); events without sealed
+    fields pass unchanged."""
     sealed = [e for e in events if is_sealed(e.data)]
     if not sealed:
         return list(events)
-    opened = await open_all(conn, [(e.tenant_id, e.event_id, e.event_type, e.data) for e in sealed])
-    by_id = {e.event_id: o for e, o in zip(sealed, opened, strict=True)}
-    return [_with_data(e, by_id[e.event_id]) if e.event_id in by_id else e for e in events]
+    shared = _OPENED.get()
+    known = {} if shared is None else shared
+    closed = [e for e in sealed if e.event_id not in known]
+    if closed:
+        opened = await open_all(
+            conn, [(e.tenant_id, e.event_id, e.event_type, e.data) for e in closed]
+        )
+        known.update((e.event_id, _with_data(e, o)) for e, o in zip(closed, opened, strict=True))
+    return [known.get(e.event_id, e) for e in events]
 
 
 Sealed = tuple[UUID, UUID, str, dict[str, Any]]
