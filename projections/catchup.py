@@ -322,11 +322,11 @@ class CatchUpGroup:
             assert work is not None
             events = batch.events
             reached = place(events[-1]) if events else self._rows[self._row].own
-            if await tracking.lock_group(conn, self.name) != self._written:
-                raise _Moved
-            attached, detached = await tracking.lock_members(
+            at, attached, detached = await tracking.lock_batch(
                 conn, self.name, sorted(work.keys() | set(joining))
             )
+            if at != self._written:
+                raise _Moved
             joined = detached & set(joining)
             with keys.opening_once():  # the members that unseal share one opening
                 for name, evs in work.items():
