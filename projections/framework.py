@@ -71,14 +71,11 @@ class StateProjection:
         if not mine:
             return
         mine = await keys.unseal(conn, mine)
-        streams = list(dict.fromkeys((e.tenant_id, e.stream_id) for e in mine))
-        rows = await conn.fetch(
-            f"SELECT t.* FROM {self.table} t"
-            " JOIN unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)"
-            f" ON t.tenant_id = k.tenant_id AND t.{self.key} = k.id",
-            [tenant for tenant, _ in streams],
-            [stream for _, stream in streams],
-        )
+        begun: dict[tuple[UUID, UUID], bool] = {}
+        for e in mine:
+            begun.setdefault((e.tenant_id, e.stream_id), e.version == 1)
+        streams = list(begun)
+        rows = await self._rows(conn, [s for s in streams if not begun[s]])
         states: dict[tuple[UUID, UUID], tuple[Any, int]] = {
             (r["tenant_id"], r[self.key]): (self.from_row(r), r["version"]) for r in rows
         }
@@ -94,10 +91,29 @@ class StateProjection:
         if changed:
             await self._upsert(conn, [(s, *states[s]) for s in streams if s in changed])
 
+    async def _rows(
+        self, conn: asyncpg.Connection, streams: list[tuple[UUID, UUID]]
+    ) -> list[asyncpg.Record]:
+        """The rows of `streams`. Streams whose first event of the batch is their first event
+        have none to read (a stream's creation: most of a registration's batch); were they
+        delivered again, the upsert leaves their row, as far or further on, alone."""
+        if not streams:
+            return []
+        rows: list[asyncpg.Record] = await conn.fetch(
+            f"SELECT t.* FROM {self.table} t"
+            " JOIN unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)"
+            f" ON t.tenant_id = k.tenant_id AND t.{self.key} = k.id",
+            [tenant for tenant, _ in streams],
+            [stream for _, stream in streams],
+        )
+        return rows
+
     async def _upsert(
         self, conn: asyncpg.Connection, rows: list[tuple[tuple[UUID, UUID], Any, int]]
     ) -> None:
-        """All changed rows in one statement: PostgreSQL casts each JSON field to its column."""
+        """All changed rows in one statement: PostgreSQL casts each JSON field to its column. A
+        row is only ever moved forward (a stream folded from its first event again, delivered
+        twice, does not overwrite a row that is as far or further on)."""
         records = [
             {"tenant_id": tenant, self.key: stream, **self.to_row(state), "version": version}
             for (tenant, stream), state, version in rows
@@ -107,9 +123,10 @@ class StateProjection:
             f"{c} = EXCLUDED.{c}" for c in records[0] if c not in ("tenant_id", self.key)
         )
         await conn.execute(
-            f"INSERT INTO {self.table} ({columns})"
+            f"INSERT INTO {self.table} AS t ({columns})"
             f" SELECT {columns} FROM jsonb_populate_recordset(NULL::{self.table}, $1::jsonb)"
-            f" ON CONFLICT (tenant_id, {self.key}) DO UPDATE SET {updates}",
+            f" ON CONFLICT (tenant_id, {self.key}) DO UPDATE SET {updates}"
+            " WHERE t.version < EXCLUDED.version",
             records,
         )
 

@@ -120,6 +120,27 @@ async def test_redelivered_events_change_nothing(projector_pool: asyncpg.Pool) -
     assert after == before
 
 
+async def test_a_streams_first_event_delivered_again_alone_moves_no_row_back(
+    projector_pool: asyncpg.Pool,
+) -> None:
+    """A batch that begins a stream folds it without reading its row (there is none, unless the
+    batch is delivered again): a row already further on stays as it is."""
+    patients = next(p for p in ALL if p.table == "rm_patients")
+    changed = await projector_pool.fetchrow(
+        "SELECT tenant_id, patient_id FROM rm_patients WHERE version >= 2 LIMIT 1"
+    )
+    assert changed is not None, "needs the workload of the tests above"
+    key = (changed["tenant_id"], changed["patient_id"])
+    row = "SELECT * FROM rm_patients WHERE tenant_id = $1 AND patient_id = $2"
+    before = await projector_pool.fetchrow(row, *key)
+    first = await stored_events(
+        projector_pool, "tenant_id = $1 AND stream_id = $2 AND version = 1", *key
+    )
+    async with projector_pool.acquire() as conn, conn.transaction():
+        await patients.apply(conn, first)
+    assert await projector_pool.fetchrow(row, *key) == before
+
+
 class _Replay:
     """The patients projection under another name, so it starts again from position zero."""
 
