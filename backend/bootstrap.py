@@ -174,6 +174,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
                 applied=applied,
                 partitions=partitions,
                 feed=feed,
+                durable=False,  # read models: see CatchUpGroup
             )
             app.state.progress = ProgressWatch(opened.projector_pool, partitions, applied)
             await app.state.key_changes.start()

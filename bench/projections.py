@@ -273,7 +273,9 @@ def catch_up_consumers(owner: str) -> Callable[[EventStore], AbstractAsyncContex
         pool = await create_pool(
             with_user(owner, "caretrail_projector"), max_size=projector_pool_size()
         )
-        service = ProjectionService(pool, READ_MODELS, group="projections", signal=store.appended)
+        service = ProjectionService(
+            pool, READ_MODELS, group="projections", signal=store.appended, durable=False
+        )
         await service.start()
         try:
             await _warm_up(owner)

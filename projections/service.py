@@ -34,6 +34,7 @@ class ProjectionService:
         feed: BatchFeed | None = None,
         source: BatchFeed | None = None,
         lazy: bool = False,
+        durable: bool = True,
     ) -> None:
         self.pool = pool
         self.partitions = partitions
@@ -49,6 +50,7 @@ class ProjectionService:
             feed=feed,
             source=source,
             lazy=lazy,
+            durable=durable,
         )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

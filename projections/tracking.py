@@ -104,12 +104,14 @@ WITH grp AS MATERIALIZED (
     WHERE name = ANY($2) AND state = 'running' AND (follows = $1 OR follows IS NULL)
     AND EXISTS (SELECT FROM grp) FOR UPDATE
 )
-SELECT g.tx_id, g.position, m.name, m.follows FROM grp g LEFT JOIN members m ON true
+SELECT g.tx_id, g.position, m.name, m.follows,
+       CASE WHEN $3::boolean THEN NULL ELSE set_config('synchronous_commit', 'off', true) END
+FROM grp g LEFT JOIN members m ON true
 """
 
 
 async def lock_batch(
-    conn: asyncpg.Connection, group: str, names: Sequence[str]
+    conn: asyncpg.Connection, group: str, names: Sequence[str], *, durable: bool = True
 ) -> tuple[GlobalCheckpoint | None, set[str], set[str]]:
     """`lock_group`, then, if the group was free, the members a group batch is about to apply
     to or attach, in one statement (a round trip less per batch; the members' lock is only
@@ -117,8 +119,10 @@ async def lock_batch(
     attached to the group and the ones detached and running, as they are now, locked so that
     a rebuild, an operator or another instance of the group cannot change them under the
     batch. (Another instance may have attached a member since this one read the rows: the
-    batch then applies to it as an attached member; one detached meanwhile is left alone.)"""
-    rows = await conn.fetch(_LOCK_BATCH, group_row(group), list(names))
+    batch then applies to it as an attached member; one detached meanwhile is left alone.)
+    Not `durable`: the transaction commits without waiting for its WAL to reach the disk
+    (`synchronous_commit = off` for it alone), see CatchUpGroup."""
+    rows = await conn.fetch(_LOCK_BATCH, group_row(group), list(names), durable)
     if not rows:
         return None, set(), set()
     members = [r for r in rows if r["name"] is not None]

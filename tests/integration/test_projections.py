@@ -364,3 +364,37 @@ async def test_projections_in_a_group_park_alone_and_laggards_catch_up(
     assert await broken.seen(projector_pool) == list(range(30))
     rows = await tracking.read(projector_pool, [broken.name])
     assert rows[broken.name].follows == tracking.group_row(group_name)
+
+
+class _CommitSetting:
+    """Notes, for each batch of probe events of one tenant, how its transaction commits."""
+
+    def __init__(self, tenant: uuid.UUID) -> None:
+        self.name = f"commits-{uuid.uuid4().hex[:8]}"
+        self.tenant = tenant
+        self.noted: list[str] = []
+
+    def wants(self, stream_type: str, event_type: str) -> bool:
+        return stream_type == "probe"
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        if any(e.tenant_id == self.tenant for e in events):
+            self.noted.append(await conn.fetchval("SELECT current_setting('synchronous_commit')"))
+
+
+@pytest.mark.parametrize(("durable", "setting"), [(True, "on"), (False, "off")])
+async def test_a_group_that_is_not_durable_commits_without_waiting_for_the_flush(
+    store: EventStore, projector_pool: asyncpg.Pool, durable: bool, setting: str
+) -> None:
+    """Read models (durable false) commit their batches asynchronously; the reactions' group
+    (the default) waits for the WAL flush, as the server is configured."""
+    tenant, stream = uuid.uuid4(), uuid.uuid4()
+    probe = _CommitSetting(tenant)
+    group = CatchUpGroup(projector_pool, f"test-{uuid.uuid4().hex[:8]}", [probe], durable=durable)
+    await group.start()
+    for _ in range(2):  # the first reaches the member alone, the second through the group
+        event = NewEvent(uuid.uuid4(), "Probe", {"n": 0}, dt.datetime.now(dt.UTC))
+        await store.append(tenant, [StreamAppend("probe", stream, ANY, (event,))])
+        while await group.step():
+            pass
+    assert probe.noted[-1] == setting
