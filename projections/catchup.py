@@ -332,11 +332,17 @@ class CatchUpGroup:
             assert work is not None
             events = batch.events
             reached = place(events[-1]) if events else self._rows[self._row].own
-            at, attached, detached = await tracking.lock_batch(
-                conn, self.name, sorted(work.keys() | set(joining)), durable=self.durable
+            locked = await tracking.move_batch(
+                conn,
+                self.name,
+                self._since(),
+                reached,
+                sorted(work.keys() | set(joining)),
+                durable=self.durable,
             )
-            if at != self._written:
+            if locked is None:
                 raise _Moved
+            attached, detached = locked
             joined = detached & set(joining)
             with keys.opening_once():  # the members that unseal share one opening
                 for name, evs in work.items():
@@ -346,7 +352,8 @@ class CatchUpGroup:
                         await self._isolated(conn, name, effective[name], evs)
                     else:
                         await self.members[name].apply(conn, evs)
-            await tracking.move_group(conn, self.name, reached, sorted(joined))
+            if joined:
+                await tracking.attach(conn, self.name, sorted(joined))
         # Rows that changed under the batch (detached, or attached by another instance): read
         # them again rather than trust memory.
         changed = (work.keys() - attached - joined) | (set(joining) & attached)
@@ -392,11 +399,18 @@ class CatchUpGroup:
         assert self._rows is not None
         reached = self._rows[self._row].own
         async with self.pool.acquire() as conn, conn.transaction():
-            if await tracking.lock_group(conn, self.name) != self._written:
+            moved = await tracking.move_batch(
+                conn, self.name, self._since(), reached, [], durable=self.durable
+            )
+            if moved is None:
                 self._rows = None  # another process moved it: it re-read those batches too
                 return
-            await tracking.move_group(conn, self.name, reached, [])
         self._remember(reached, set(), set())
+
+    def _since(self) -> GlobalCheckpoint:
+        """Where the database has the group, as this process last read or wrote it."""
+        assert self._written is not None  # set with the rows, which every step reads first
+        return self._written
 
     async def _isolated(
         self,

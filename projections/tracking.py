@@ -84,70 +84,73 @@ async def read(pool: asyncpg.Pool | asyncpg.Connection, names: Sequence[str]) ->
     return {r["name"]: Tracked(r["name"], _at(r), r["state"], r["follows"]) for r in rows}
 
 
-async def lock_group(conn: asyncpg.Connection, group: str) -> GlobalCheckpoint | None:
-    """The group's checkpoint, locked for this transaction; None when another process holds
-    it (that process is applying the group's next batch)."""
-    row = await conn.fetchrow(
-        "SELECT tx_id::text::bigint AS tx_id, position FROM projection_checkpoints"
-        " WHERE name = $1 FOR UPDATE SKIP LOCKED",
-        group_row(group),
+_MOVE_BATCH = """
+WITH grp AS (
+    UPDATE projection_checkpoints SET tx_id = $3::text::xid8, position = $4, updated_at = now()
+    WHERE name = (
+        SELECT name FROM projection_checkpoints
+        WHERE name = $1 AND tx_id = $5::text::xid8 AND position = $6 FOR UPDATE SKIP LOCKED
     )
-    return _at(row) if row is not None else None
-
-
-_LOCK_BATCH = """
-WITH grp AS MATERIALIZED (
-    SELECT tx_id::text::bigint AS tx_id, position FROM projection_checkpoints
-    WHERE name = $1 FOR UPDATE SKIP LOCKED
+    RETURNING name
 ), members AS MATERIALIZED (
     SELECT name, follows FROM projection_checkpoints
     WHERE name = ANY($2) AND state = 'running' AND (follows = $1 OR follows IS NULL)
     AND EXISTS (SELECT FROM grp) FOR UPDATE
 )
-SELECT g.tx_id, g.position, m.name, m.follows,
-       CASE WHEN $3::boolean THEN NULL ELSE set_config('synchronous_commit', 'off', true) END
+SELECT m.name, m.follows,
+       CASE WHEN $7::boolean THEN NULL ELSE set_config('synchronous_commit', 'off', true) END
 FROM grp g LEFT JOIN members m ON true
 """
 
 
-async def lock_batch(
-    conn: asyncpg.Connection, group: str, names: Sequence[str], *, durable: bool = True
-) -> tuple[GlobalCheckpoint | None, set[str], set[str]]:
-    """`lock_group`, then, if the group was free, the members a group batch is about to apply
-    to or attach, in one statement (a round trip less per batch; the members' lock is only
-    taken once the group's is held: a one-time filter on it). Of those members: the ones
-    attached to the group and the ones detached and running, as they are now, locked so that
-    a rebuild, an operator or another instance of the group cannot change them under the
-    batch. (Another instance may have attached a member since this one read the rows: the
-    batch then applies to it as an attached member; one detached meanwhile is left alone.)
-    Not `durable`: the transaction commits without waiting for its WAL to reach the disk
-    (`synchronous_commit = off` for it alone), see CatchUpGroup."""
-    rows = await conn.fetch(_LOCK_BATCH, group_row(group), list(names), durable)
+async def move_batch(
+    conn: asyncpg.Connection,
+    group: str,
+    since: GlobalCheckpoint,
+    to: GlobalCheckpoint,
+    names: Sequence[str],
+    *,
+    durable: bool = True,
+) -> tuple[set[str], set[str]] | None:
+    """At the start of a group's batch, in one statement (one round trip; the batch used to
+    take three: lock the group, lock the members, move the group): the group's checkpoint
+    moved from `since` to `to`, and the members the batch applies to or attaches locked, of
+    them those attached to the group and those detached and running, as they are now. None
+    when another process holds the group's row (it is applying the group's next batch) or
+    has moved it from `since`: then nothing is locked or moved.
+
+    The group's row is locked first (FOR UPDATE SKIP LOCKED, only where it is at `since`),
+    the members only once it is held (a one-time filter on it), so that a rebuild, an operator
+    or another instance of the group cannot change them under the batch. (Another instance
+    may have attached a member since this one read the rows: the batch then applies to it as
+    an attached member; one detached meanwhile is left alone.) The move is seen by others only
+    when the batch commits, with what the batch wrote. Not `durable`: the transaction commits
+    without waiting for its WAL to reach the disk (`synchronous_commit = off` for it alone),
+    see CatchUpGroup."""
+    rows = await conn.fetch(
+        _MOVE_BATCH,
+        group_row(group),
+        list(names),
+        str(to.tx_id),
+        to.position,
+        str(since.tx_id),
+        since.position,
+        durable,
+    )
     if not rows:
-        return None, set(), set()
+        return None
     members = [r for r in rows if r["name"] is not None]
     attached = {r["name"] for r in members if r["follows"] is not None}
-    return _at(rows[0]), attached, {r["name"] for r in members} - attached
+    return attached, {r["name"] for r in members} - attached
 
 
-async def move_group(
-    conn: asyncpg.Connection, group: str, at: GlobalCheckpoint, joined: Sequence[str]
-) -> None:
-    """Move the group's checkpoint (every attached member with it) and attach `joined`."""
+async def attach(conn: asyncpg.Connection, group: str, joined: Sequence[str]) -> None:
+    """Attach `joined` (locked by `move_batch`) to the group: its checkpoint speaks for them."""
     await conn.execute(
-        "UPDATE projection_checkpoints SET tx_id = $2::text::xid8, position = $3,"
-        " updated_at = now() WHERE name = $1",
+        "UPDATE projection_checkpoints SET follows = $2, updated_at = now() WHERE name = ANY($1)",
+        list(joined),
         group_row(group),
-        str(at.tx_id),
-        at.position,
     )
-    if joined:
-        await conn.execute(
-            "UPDATE projection_checkpoints SET follows = $2, updated_at = now()"
-            " WHERE name = ANY($1)",
-            list(joined),
-            group_row(group),
-        )
 
 
 async def lock_alone(conn: asyncpg.Connection, name: str) -> GlobalCheckpoint | None:
