@@ -141,6 +141,24 @@ async def test_a_streams_first_event_delivered_again_alone_moves_no_row_back(
     assert await projector_pool.fetchrow(row, *key) == before
 
 
+async def test_the_members_of_a_batch_share_one_opening_of_its_sealed_events(
+    projector_pool: asyncpg.Pool,
+) -> None:
+    """Within `keys.opening_once` (a catch-up batch), an event is opened once: a second
+    unsealing member gets what the first opened, and asks for no key."""
+    events = await stored_events(projector_pool, "stream_type = 'patient' AND version = 1")
+    assert events and all("sealed" in e.data for e in events), "needs the workload above"
+    async with projector_pool.acquire() as conn:
+        with keys.opening_once():
+            first = await keys.unseal(conn, events)
+            again = await keys.unseal(conn, events[::-1])
+        alone = await keys.unseal(conn, events)
+    assert all(a is b for a, b in zip(first, again[::-1], strict=True))
+    assert not any(a is b for a, b in zip(first, alone, strict=True))
+    assert [e.data for e in first] == [e.data for e in alone]
+    assert all("sealed" not in e.data for e in first)
+
+
 class _Replay:
     """The patients projection under another name, so it starts again from position zero."""
 
