@@ -109,6 +109,11 @@ class StreamStates:
         self.projection = projection
         self.limit = limit
         self._kept: Folded = {}
+        self._initial = (projection.aggregate.initial(), 0)
+        """Where every new stream starts. One for all: a state is a value that evolve never
+        changes (aggregates are pure; it returns a new state), and a fresh one per stream (a
+        dataclass with its default dicts, thrown away by the stream's first event) was about
+        4% of a rebuild's CPU."""
 
     def unknown(self, rows: Sequence[asyncpg.Record]) -> list[Key]:
         """Streams of a chunk to read back from the shadow: neither kept here nor starting in
@@ -137,7 +142,7 @@ class StreamStates:
         holds its row), or the aggregate's initial state."""
         known = self._kept.get(key) or loaded.get(key)
         if known is None:
-            return self.projection.aggregate.initial(), 0
+            return self._initial
         existing.append(key)
         return known
 
