@@ -80,13 +80,6 @@ it), with the data of the projection's own only. Filtering on the stream type in
 planner prefer that column's index for a rare type and sort all of its remaining events again
 for every chunk. `e.` everywhere: ORDER BY tx_id alone names the output column, a bigint,
 which no index orders."""
-_WALK_THE_INDEX = "SET LOCAL enable_sort = off"
-"""Set in each chunk's read transaction: without statistics on `events` (a store just loaded,
-a server without autovacuum, as the bench's) the planner estimates fewer rows than a chunk
-below the checkpoint, and gathers all of the store's remaining events to sort them (on disk,
-beyond work_mem) for every chunk: 100 ms for the bench's first chunk of 10,000 events, where
-the walk of the global order's index takes 10. Where `events` has statistics the planner
-walks the index anyway."""
 # Column indexes in a _SCAN row.
 _TX, _POSITION, _MINE, _TENANT, _STREAM, _VERSION, _EVENT_ID, _TYPE, _SCHEMA, _DATA = range(10)
 
@@ -236,16 +229,14 @@ class StateRebuild:
     async def _read(self, at: GlobalCheckpoint, horizon: int) -> _Chunk | None:
         """The next chunk, and the wrapped keys of its sealed events' subjects; None past the
         horizon."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(_WALK_THE_INDEX)
-            rows = await conn.fetch(
-                _SCAN,
-                str(at.tx_id),
-                at.position,
-                str(horizon),
-                self.shadow.aggregate.stream_type,
-                self.batch_size,
-            )
+        rows = await self.pool.fetch(
+            _SCAN,
+            str(at.tx_id),
+            at.position,
+            str(horizon),
+            self.shadow.aggregate.stream_type,
+            self.batch_size,
+        )
         if not rows:
             return None
         mine = [row for row in rows if row[_MINE]]
