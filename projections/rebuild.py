@@ -18,6 +18,7 @@ events are read, and the per-batch path's rows written, as caretrail_projector.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
@@ -66,10 +67,12 @@ async def rebuild(
     try:
         if restart:
             await discard_shadow(owner, shadow)
-        await create_shadow(owner, projection.table, shadow.table)
+        starting = asyncio.ensure_future(_start(pool, shadow.name))  # beside the owner's DDL
+        try:
+            await create_shadow(owner, projection.table, shadow.table)
+        finally:
+            at, ahead = await starting  # awaited however the DDL ends
         async with _unforced(owner, shadow.table):
-            at = await _checkpoint(pool, shadow.name)
-            ahead = await _ahead(pool, shadow.name)  # once: the count scans what is left
             if isinstance(shadow, StateProjection):
                 bulk = StateRebuild(
                     pool, owner, shadow, batch_size=batch_size, cached_streams=cached_streams
@@ -105,6 +108,13 @@ async def _unforced(owner: asyncpg.Connection, shadow: str) -> AsyncIterator[Non
         yield
     finally:
         await owner.execute(f"ALTER TABLE {shadow} FORCE ROW LEVEL SECURITY")
+
+
+async def _start(pool: asyncpg.Pool, name: str) -> tuple[GlobalCheckpoint, int]:
+    """Where the shadow is, and how many events are ahead of it (counted once: the count scans
+    what is left)."""
+    at = await _checkpoint(pool, name)
+    return at, await _ahead(pool, name)
 
 
 async def _checkpoint(pool: asyncpg.Pool, name: str) -> GlobalCheckpoint:
