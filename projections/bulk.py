@@ -241,8 +241,9 @@ class StateRebuild:
             return None
         mine = [row for row in rows if row[_MINE]]
         sealed = [_sealed(row) for row in mine if is_sealed(row[_DATA])]
-        wrapped = await keys.wrapped_keys(self.pool, sealed) if sealed else {}
-        return _Chunk(rows, mine, sealed, wrapped)
+        subjects = keys.subjects_of(sealed)
+        wrapped = await keys.wrapped_keys(self.pool, subjects) if sealed else {}
+        return _Chunk(rows, mine, sealed, subjects, wrapped)
 
     async def _apply(
         self, at: GlobalCheckpoint, chunk: _Chunk, committed: Callable[[int], None]
@@ -369,11 +370,12 @@ def _collector_paused() -> Iterator[None]:
 @dataclass(frozen=True)
 class _Chunk:
     """Events read in one statement: all of them (`rows`), the projection's own (`mine`), its
-    sealed ones and their subjects' wrapped keys."""
+    sealed ones with their subjects, and those subjects' wrapped keys."""
 
     rows: list[asyncpg.Record]
     mine: list[asyncpg.Record]
     sealed: list[keys.Sealed]
+    subjects: list[keys.Subject]
     wrapped: keys.WrappedKeys
 
     @property
@@ -387,7 +389,7 @@ def _sealed(row: asyncpg.Record) -> keys.Sealed:
 
 def _events(chunk: _Chunk) -> list[tuple[Key, int, DomainEvent]]:
     """The chunk's own events revived, sealed fields opened."""
-    opened = iter(keys.open_with(chunk.wrapped, chunk.sealed))
+    opened = iter(keys.open_with(chunk.wrapped, chunk.sealed, chunk.subjects))
     events = []
     for row in chunk.mine:
         data = row[_DATA]
