@@ -66,11 +66,13 @@ def _changed(patient_id: uuid.UUID, key: bytes | None = None) -> NewEvent:
 
 
 def _stored(event: DomainEvent, key: bytes | None) -> NewEvent:
-    """The event as commands store it: personal fields sealed when a data key is given."""
+    """The event as commands store it (backend/handling.py): personal fields sealed when a data
+    key is given, at its class's schema version."""
     event_id, data = uuid.uuid4(), to_data(event)
     if key is not None:
         data = sealed_data(type(event), data, key, event_id)
-    return NewEvent(event_id, event.type_name(), data, dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    return NewEvent(event_id, event.type_name(), data, now, schema_version=event.schema_version)
 
 
 async def rebuild_throughput(owner: str, patients: int, rounds: int) -> None:

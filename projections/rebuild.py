@@ -18,6 +18,7 @@ events are read, and the per-batch path's rows written, as caretrail_projector.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
@@ -35,6 +36,15 @@ __all__ = ["Progress", "RebuildFailed", "rebuild"]
 
 BATCH = 10_000
 """Events per committed batch (per chunk in bulk)."""
+READING = {"enable_sort": "off"}
+"""The settings of the connections that read the store: its events are read in their global
+order, a chunk at a time, which the index on that order gives without sorting. Without
+statistics on `events` (a store just loaded; a server without autovacuum, as the bench's) the
+planner estimated fewer rows than a chunk and, for every chunk, gathered all the remaining
+events and sorted them, on disk beyond work_mem: 100 ms for the bench's first chunk of 10,000
+events where the walk of the index takes 10. With statistics it walks the index anyway. Set
+for the session rather than each read's transaction: a read issued while a chunk is folded
+goes on only when the event loop runs, one round trip at a time."""
 CACHED_STREAMS = 50_000
 """Folded states a bulk rebuild keeps in memory between chunks (a patient's takes about 800
 bytes with its key; states of longer streams more)."""
@@ -53,14 +63,16 @@ async def rebuild(
     """Rebuild `projection`'s table; the number of events applied by this run."""
     shadow = shadow_of(projection, "rebuild")
     owner = await connect_for_copy(owner_dsn)
-    pool = await create_pool(projector_dsn, min_size=1, max_size=2)
+    pool = await create_pool(projector_dsn, min_size=1, max_size=2, server_settings=READING)
     try:
         if restart:
             await discard_shadow(owner, shadow)
-        await create_shadow(owner, projection.table, shadow.table)
+        starting = asyncio.ensure_future(_start(pool, shadow.name))  # beside the owner's DDL
+        try:
+            await create_shadow(owner, projection.table, shadow.table)
+        finally:
+            at, ahead = await starting  # awaited however the DDL ends
         async with _unforced(owner, shadow.table):
-            at = await _checkpoint(pool, shadow.name)
-            ahead = await _ahead(pool, shadow.name)  # once: the count scans what is left
             if isinstance(shadow, StateProjection):
                 bulk = StateRebuild(
                     pool, owner, shadow, batch_size=batch_size, cached_streams=cached_streams
@@ -96,6 +108,13 @@ async def _unforced(owner: asyncpg.Connection, shadow: str) -> AsyncIterator[Non
         yield
     finally:
         await owner.execute(f"ALTER TABLE {shadow} FORCE ROW LEVEL SECURITY")
+
+
+async def _start(pool: asyncpg.Pool, name: str) -> tuple[GlobalCheckpoint, int]:
+    """Where the shadow is, and how many events are ahead of it (counted once: the count scans
+    what is left)."""
+    at = await _checkpoint(pool, name)
+    return at, await _ahead(pool, name)
 
 
 async def _checkpoint(pool: asyncpg.Pool, name: str) -> GlobalCheckpoint:

@@ -62,7 +62,7 @@ def dialable(recorded: str | None, region: str) -> str | None:
 
 def digits(recorded: str | None) -> str | None:
     """The digits of a recorded phone: what search and duplicate checks compare."""
-    return "".join(c for c in recorded or "" if c.isdigit()) or None
+    return "".join(filter(str.isdigit, recorded or "")) or None
 
 
 def digit_forms(text: str, region: str) -> list[str]:

@@ -41,7 +41,11 @@ SIMILAR = 0.85
 
 
 def fold(text: str) -> str:
-    """`text` case-folded, without accents, punctuation or spaces."""
+    """`text` case-folded, without accents, punctuation or spaces. ASCII text (most names)
+    takes a shortcut giving the same key: it has nothing to decompose or spell otherwise, and
+    its case folding is `lower()`; a rebuild folds every patient's names."""
+    if text.isascii():
+        return "".join(filter(str.isalnum, text.lower()))
     decomposed = unicodedata.normalize("NFKD", text.casefold()).translate(_SPELT)
     return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
 

@@ -118,6 +118,8 @@ async def unseal(conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> l
 
 Sealed = tuple[UUID, UUID, str, dict[str, Any]]
 """A sealed event as readers hold it: (tenant id, event id, event type, stored data)."""
+Subject = tuple[UUID, UUID | None]
+"""Whose key seals an event: (tenant id, subject id); no subject id when the data names none."""
 WrappedKeys = dict[tuple[UUID, UUID], bytes | None]
 """Subjects' wrapped keys as stored, by (tenant id, subject id); None once erased."""
 
@@ -125,41 +127,46 @@ WrappedKeys = dict[tuple[UUID, UUID], bytes | None]
 async def open_all(conn: asyncpg.Connection, sealed: Sequence[Sealed]) -> list[Opened]:
     """The opened (or redacted) data of sealed events, in their order; one key query for all
     their subjects."""
-    return open_with(await wrapped_keys(conn, sealed), sealed)
+    subjects = subjects_of(sealed)
+    return open_with(await wrapped_keys(conn, subjects), sealed, subjects)
+
+
+def subjects_of(sealed: Sequence[Sealed]) -> list[Subject]:
+    """Each sealed event's subject, found once for both `wrapped_keys` and `open_with` (a
+    rebuild finds those of thousands of events per chunk)."""
+    return [(tenant, subject_of(kind, data)) for tenant, _, kind, data in sealed]
 
 
 async def wrapped_keys(
-    conn: asyncpg.Connection | asyncpg.Pool, sealed: Sequence[Sealed]
+    conn: asyncpg.Connection | asyncpg.Pool, subjects: Sequence[Subject]
 ) -> WrappedKeys:
     """The one query `open_all` makes, apart, so that a reader can make it early (a rebuild
     asks for the next chunk's keys while it folds this one)."""
-    subjects = {
-        (tenant, subject)
-        for tenant, _, kind, data in sealed
-        if (subject := subject_of(kind, data)) is not None
-    }
+    known = {(tenant, subject) for tenant, subject in subjects if subject is not None}
     rows = await conn.fetch(
         "SELECT k.tenant_id, k.subject_id, k.wrapped_key FROM subject_keys k"
         " JOIN unnest($1::uuid[], $2::uuid[]) AS s(tenant_id, subject_id)"
         " ON k.tenant_id = s.tenant_id AND k.subject_id = s.subject_id",
-        [t for t, _ in subjects],
-        [s for _, s in subjects],
+        [t for t, _ in known],
+        [s for _, s in known],
     )
     return {(r["tenant_id"], r["subject_id"]): r["wrapped_key"] for r in rows}
 
 
-def open_with(wrapped: WrappedKeys, sealed: Sequence[Sealed]) -> list[Opened]:
-    """`open_all` with the keys in hand: each subject's key unwrapped once. A subject with no
-    key row at all reads as unreadable (keys are never deleted, only nulled by an erasure)."""
-    ciphers: dict[tuple[UUID, UUID | None], SubjectKey] = {
+def open_with(
+    wrapped: WrappedKeys, sealed: Sequence[Sealed], subjects: Sequence[Subject]
+) -> list[Opened]:
+    """`open_all` with the keys in hand (`subjects`: `subjects_of(sealed)`): each subject's key
+    unwrapped once. A subject with no key row at all reads as unreadable (keys are never
+    deleted, only nulled by an erasure)."""
+    ciphers: dict[Subject, SubjectKey] = {
         (tenant, subject): _subject_key(tenant, subject, key)
         for (tenant, subject), key in wrapped.items()
     }
-    opened = []
-    for tenant, event_id, kind, data in sealed:
-        key = ciphers.get((tenant, subject_of(kind, data)), Redaction.UNREADABLE)
-        opened.append(opened_data(kind, data, key, event_id))
-    return opened
+    return [
+        opened_data(kind, data, ciphers.get(subject, Redaction.UNREADABLE), event_id)
+        for (_, event_id, kind, data), subject in zip(sealed, subjects, strict=True)
+    ]
 
 
 def _subject_key(tenant: UUID, subject: UUID, wrapped: bytes | None) -> SubjectKey:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from backend.kernel.phones import PhoneInvalid, dialable, digit_forms, digits, parse
@@ -72,3 +74,13 @@ def test_similar_names_are_those_spelt_slightly_differently() -> None:
     assert similar(("Maria", "Garcia"), ("María", "García"))
     assert not similar(("Ann", "Lee"), ("Dan", "Lee"))
     assert not similar(("", ""), ("", ""))
+
+
+def test_ascii_names_fold_as_the_general_path_folds_them() -> None:
+    """`fold` takes a shortcut for ASCII text: every ASCII character keeps the key the Unicode
+    path gives it (normalised, filtered; the letters it spells are none of them ASCII)."""
+    for code in range(128):
+        text = f"Ab{chr(code)}9"
+        general = unicodedata.normalize("NFKD", text.casefold())
+        expected = "".join(c for c in general if c.isalnum() and not unicodedata.combining(c))
+        assert fold(text) == expected, repr(chr(code))
