@@ -18,6 +18,18 @@ STREAMED = 256 * 1024 * 1024
 CHUNK = 1024 * 1024
 ALLOWED_GROWTH = 32 * 1024 * 1024
 """Far below the body: what a 1 MiB limit, socket buffers and allocator noise may cost."""
+RESET = b"(reset)"
+"""What a refusal reads as when the server's close overtook its answer: it hung up with the
+caller's bytes unread, so its kernel sent a reset, which can discard the 413 it had sent
+before the client read it (a race the client loses on a busy machine)."""
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    """The status line, or RESET."""
+    try:
+        return await reader.readline()
+    except ConnectionResetError:
+        return RESET
 
 
 async def _serve(owner_dsn: str, port: int) -> asyncio.subprocess.Process:
@@ -52,7 +64,7 @@ async def _stream(port: int, process: psutil.Process) -> tuple[bytes, int, int]:
     )
     chunk = f"{CHUNK:x}\r\n".encode() + b"x" * CHUNK + b"\r\n"
     sent, peak = 0, process.memory_info().rss
-    answer = asyncio.create_task(reader.readline())
+    answer = asyncio.create_task(_answer(reader))
     try:
         while sent < STREAMED:  # on, whatever the answer, until the server hangs up
             writer.write(chunk)
@@ -75,7 +87,7 @@ async def _announce(port: int, process: psutil.Process) -> tuple[bytes, int]:
         b"Content-Length: 2147483648\r\n\r\n" + b"x" * CHUNK
     )
     await writer.drain()
-    status = await asyncio.wait_for(reader.readline(), 30)
+    status = await asyncio.wait_for(_answer(reader), 30)
     writer.close()
     return status, process.memory_info().rss
 
@@ -99,8 +111,9 @@ async def test_memory_stays_flat_while_an_oversized_body_streams_in(owner_dsn: s
             f" after={after / mib:.1f} MiB; streamed {sent / mib:.0f} MiB before the answer,"
             f" {seconds:.2f} s"
         )
-        assert status.startswith(b"HTTP/1.1 413"), status
-        assert announced.startswith(b"HTTP/1.1 413"), announced
+        assert status.startswith(b"HTTP/1.1 413") or status == RESET, status
+        assert sent < STREAMED  # refused long before the whole body: it was not read on
+        assert announced.startswith(b"HTTP/1.1 413") or announced == RESET, announced
         assert peak - before < ALLOWED_GROWTH
         assert after - before < ALLOWED_GROWTH
     finally:
