@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from e2e_helpers import create_patient
 from infra import stored_events
 from support import METRICS_TOKEN, TenantFixture, bearer, new_tenant
 from workload import wait_caught_up, workload
@@ -142,12 +143,17 @@ async def test_a_streams_first_event_delivered_again_alone_moves_no_row_back(
 
 
 async def test_the_members_of_a_batch_share_one_opening_of_its_sealed_events(
-    projector_pool: asyncpg.Pool,
+    client: httpx.AsyncClient, projector_pool: asyncpg.Pool
 ) -> None:
     """Within `keys.opening_once` (a catch-up batch), an event is opened once: a second
     unsealing member gets what the first opened, and asks for no key."""
-    events = await stored_events(projector_pool, "stream_type = 'patient' AND version = 1")
-    assert events and all("sealed" in e.data for e in events), "needs the workload above"
+    tenant = await new_tenant(client)
+    for _ in range(3):
+        await create_patient(client, tenant)
+    events = await stored_events(
+        projector_pool, "tenant_id = $1 AND stream_type = 'patient'", tenant.id
+    )
+    assert len(events) == 3 and all("sealed" in e.data for e in events)
     async with projector_pool.acquire() as conn:
         with keys.opening_once():
             first = await keys.unseal(conn, events)
