@@ -21,7 +21,7 @@ import asyncpg
 
 from backend.catalog import READ_MODELS, projector_pool_size
 from backend.eventstore import ANY, NO_STREAM, EventStore, NewEvent, StreamAppend
-from backend.eventstore.db import connect, connect_for_copy, create_pool
+from backend.eventstore.db import connect_for_copy, create_pool
 from backend.kernel.events import DomainEvent, to_data
 from backend.patients.events import PatientDetailsChanged, PatientRegistered
 from backend.patients.projections import PATIENTS
@@ -346,33 +346,10 @@ def kafka_consumers(
             for command in ("relay", "project")
         ]
         try:
-            await _warm_up(owner)
-            yield
+            yield  # timed once read_model_lag's warm-up has made it through
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
                 await process.wait()
 
     return running
-
-
-async def _warm_up(owner: str) -> None:
-    """Until one patient makes it through, so that what a path does once when it starts (group
-    joins and topic creation, on Kafka; first statements) is not timed."""
-    app_pool = await create_pool(with_user(owner, "caretrail_app"), min_size=1, max_size=1)
-    watch = await connect(with_user(owner, "caretrail_projector"))
-    try:
-        pid, tenant, store = uuid.uuid4(), uuid.uuid4(), EventStore(app_pool)
-        async with store.transaction(tenant) as conn:  # sealed, as the timed ones
-            key = await keys.data_key_for_writing(conn, tenant, pid)
-            event = _registered(pid, 0, key)
-            await store.append(tenant, [StreamAppend("patient", pid, NO_STREAM, (event,))], conn)
-        for _ in range(600):
-            if await watch.fetchval("SELECT 1 FROM rm_patients WHERE patient_id = $1", pid):
-                return
-            await asyncio.sleep(0.1)
-        msg = "the projections did not show a first event within 60 s"
-        raise RuntimeError(msg)
-    finally:
-        await watch.close()
-        await app_pool.close()
