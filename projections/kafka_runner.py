@@ -41,6 +41,7 @@ from backend import observability
 from backend.eventstore import RecordedEvent
 from backend.eventstore.db import TRANSIENT
 from backend.eventstore.types import GlobalCheckpoint
+from backend.privacy import keys
 from projections import liveness, quarantine, tracking
 from projections.framework import Projection
 from projections.kafka_codec import (
@@ -310,15 +311,16 @@ class KafkaProjector:
             still_attached, still_alone = await tracking.lock_partition_members(
                 conn, self.group, partition, [n for n in attached if n in work], alone
             )
-            for name, mine in work.items():
-                if name not in still_attached and name not in still_alone:
-                    continue
-                events = [self._event(r, decoded) for r in mine]
-                with _apply_span(name, partition, mine, events):
-                    if isolate:
-                        await self._isolated(conn, name, partition, rows, events, mine)
-                    else:
-                        await self.members[name].apply(conn, events)
+            with keys.opening_once():  # the members that unseal share one opening
+                for name, mine in work.items():
+                    if name not in still_attached and name not in still_alone:
+                        continue
+                    events = [self._event(r, decoded) for r in mine]
+                    with _apply_span(name, partition, mine, events):
+                        if isolate:
+                            await self._isolated(conn, name, partition, rows, events, mine)
+                        else:
+                            await self.members[name].apply(conn, events)
             if last.offset > group_offset:
                 group_offset, group_at = last.offset, max(group_at, latest)
                 await tracking.move_partition(
