@@ -59,9 +59,15 @@ def seen_so_far() -> set[UUID]:
 
 def reason_of(request: Request) -> str | None:
     raw = request.headers.get(REASON_HEADER)
-    reason = None if raw is None else " ".join(raw.split())
-    if reason is not None and len(reason) > REASON_MAX:
-        raise Invalid("X-Access-Reason", f"at most {REASON_MAX} characters")
+    return None if raw is None else reason_given(raw, "X-Access-Reason")
+
+
+def reason_given(raw: str, field: str) -> str | None:
+    """A reason as recorded: its whitespace runs made single spaces; None when blank; Invalid
+    (naming `field`) beyond REASON_MAX characters."""
+    reason = " ".join(raw.split())
+    if len(reason) > REASON_MAX:
+        raise Invalid(field, f"at most {REASON_MAX} characters")
     return reason or None
 
 

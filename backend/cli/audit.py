@@ -46,10 +46,12 @@ def _instant(text: str) -> dt.datetime:
 
 
 def _reason(text: str) -> str:
-    reason = " ".join(text.split())
-    if not reason or len(reason) > access.REASON_MAX:
-        msg = f"a reason of 1 to {access.REASON_MAX} characters"
-        raise argparse.ArgumentTypeError(msg)
+    try:
+        reason = access.reason_given(text, "--reason")
+    except DomainError as e:
+        raise argparse.ArgumentTypeError(e.detail.removeprefix("--reason: ")) from None
+    if reason is None:
+        raise argparse.ArgumentTypeError("a reason cannot be blank")
     return reason
 
 
