@@ -121,9 +121,12 @@ async def expire(session: CommandSession, practitioner_id: UUID, offer_id: UUID)
 async def accept(
     session: CommandSession, practitioner_id: UUID, offer_id: UUID, appointment_id: UUID
 ) -> CommandResult:
-    """Books the offered slot for its patient (every rule of a booking applies: the slot may
-    have been booked directly meanwhile) and records the offer accepted, in one transaction.
-    A patient accepts only their own offers."""
+    """Books the offered slot for its patient, confirmed at once (the patient accepted a
+    concrete slot: AppointmentConfirmed is recorded with the booking, and what follows a
+    confirmation, the reminder, follows it), and records the offer accepted, in one
+    transaction. Every rule of a booking applies: a slot booked or held meanwhile is refused
+    (SLOT_TAKEN, SLOT_HELD) with a detail saying the offered slot is no longer free. A patient
+    accepts only their own offers."""
     loaded = await session.load(WAITLIST, waitlist_stream_id(practitioner_id))
     offered = waitlist.accept(loaded.state, offer_id, appointment_id, session.ctx.now)
     if not may_read_patient(session.ctx.principal, offered.patient_id):
@@ -135,8 +138,14 @@ async def accept(
         offered.start,
         offered.end,
         "from the waitlist",
+        confirmed=True,
     )
-    booked = await service.request_appointment(session, booking)
+    try:
+        booked = await service.request_appointment(session, booking)
+    except Conflict as e:
+        if e.code not in ("SLOT_TAKEN", "SLOT_HELD"):
+            raise
+        raise Conflict(e.code, f"the offered slot is no longer free: {e.detail}") from e
     await session.save(loaded, [waitlist.WaitlistOfferAccepted(offer_id, appointment_id)])
     return booked
 

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 from e2e_helpers import (
     act,
+    act_raw,
     assert_problem,
     book,
     create_patient,
@@ -131,7 +132,7 @@ async def test_a_freed_slot_is_offered_then_passes_on_when_the_offer_expires(
     )
     assert r.status_code == 201, r.text
     appointment = r.json()
-    assert (appointment["patient_id"], appointment["status"]) == (second["id"], "requested")
+    assert (appointment["patient_id"], appointment["status"]) == (second["id"], "confirmed")
     assert dt.datetime.fromisoformat(appointment["start"]) == start
     done = await entry_when(client, tenant, second_entry["id"], "booked")
     assert done["offer"]["appointment_id"] == appointment["id"]
@@ -159,6 +160,63 @@ async def test_a_patient_leaving_with_an_offer_passes_it_on(
     )
     assert r.status_code == 200, r.text
     await entry_when(client, tenant, second_entry["id"], "offered")
+
+
+async def test_an_accepted_offer_is_booked_confirmed_and_reminded_unless_its_slot_went(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """The patient took the concrete slot offered: booked confirmed, as by the front desk
+    (AppointmentConfirmed), so the reminder follows it; a slot booked directly meanwhile is
+    refused with a problem saying so."""
+    await no_quiet_hours(client, tenant)
+    practitioner = await create_practitioner(client, tenant)
+    first, second, booked = [await create_patient(client, tenant) for _ in range(3)]
+    first_entry = await join(client, tenant, first["id"], practitioner["id"])
+    second_entry = await join(client, tenant, second["id"], practitioner["id"])
+    slots = []
+    for days in (2, 3):
+        start = now() + dt.timedelta(days=days)
+        r = await book(client, tenant, booked["id"], practitioner["id"], start, start + H)
+        assert r.status_code == 201, r.text
+        slots.append((r.json()["id"], start))
+    for appointment_id, _ in slots:
+        await act(client, tenant, appointment_id, "cancel", {"reason": "travelling"})
+    first_offer = (await entry_when(client, tenant, first_entry["id"], "offered"))["offer"]
+    second_offer = (await entry_when(client, tenant, second_entry["id"], "offered"))["offer"]
+
+    r = await client.post(
+        f"/v1/waitlist/offers/{first_offer['id']}/accept",
+        headers=tenant.as_role("PATIENT", actor=first["id"]),
+    )
+    assert r.status_code == 201, r.text
+    appointment = r.json()
+    assert appointment["status"] == "confirmed"
+    assert appointment["reason"] == "from the waitlist"
+    r = await client.get(
+        f"/v1/streams/appointment/{appointment['id']}/events", headers=tenant.as_role("AUDITOR")
+    )
+    types = [e["type"] for e in r.json()["events"]]
+    assert types == ["AppointmentRequested", "AppointmentConfirmed"]
+    reminders = await wait_until(
+        client, tenant, first["id"], lambda n: n["appointment_id"] == appointment["id"], "reminder"
+    )
+    reminder = next(n for n in reminders if n["appointment_id"] == appointment["id"])
+    assert reminder["template"] == "appointment_reminder"
+    assert reminder["status"] != "withdrawn"
+    r = await act_raw(client, tenant, appointment["id"], "confirm")
+    assert_problem(r, 409, "INVALID_STATUS_TRANSITION")
+
+    # The second slot is booked at the desk before its patient accepts.
+    start = dt.datetime.fromisoformat(second_offer["start"])
+    r = await book(client, tenant, booked["id"], practitioner["id"], start, start + H)
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/v1/waitlist/offers/{second_offer['id']}/accept",
+        headers=tenant.as_role("PATIENT", actor=second["id"]),
+    )
+    problem = assert_problem(r, 409, "SLOT_TAKEN")
+    assert problem["detail"].startswith("the offered slot is no longer free")
+    assert r.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_a_hold_that_runs_out_offers_its_slot_once_and_a_confirmed_one_none(
