@@ -8,8 +8,19 @@ events, which carry `patient_id`; events recorded before they carried it are not
 recalls are those of the plugin version serving where the projection runs, so after changing
 a plugin's recalls, rebuild the worklist (`caretrail projections rebuild worklist`).
 
-An erased patient has no rows, whatever order their events arrive in: their key is gone, so
-their rows are deleted and nothing of theirs is noted again.
+A duplicate record merged into another (PatientMerged) has no rows of its own: the rows are
+the record kept's (the last of a chain of merges), and each holds, beside the kept record's
+own facts, each merged duplicate's part (`facts["merged"][<its id>]`); the recall is due on
+all of them together (recalls.combined), so the person is listed once. Which record a
+patient's facts are kept under is read from the marker row the merge leaves (`plugin` '',
+never listed); the merge writes it, and moves the duplicate's rows, holding the tenant's
+merge lock exclusively, while every other writer holds it shared from before it reads the
+markers until it commits: what it read holds while it writes.
+
+An erased record's part goes, whatever order its events arrive in: its key is gone, so its
+part is taken out of the rows it is kept in and nothing of its is noted again. An erased
+patient never merged has no rows; a kept record erased keeps its duplicates' parts (their
+records are not erased), and its rows are never due.
 
 A row gathers events of several streams (the patient's, each visit's and admission's), which
 Kafka carries on different partitions: they arrive in any order across streams, and two
