@@ -153,3 +153,58 @@ async def test_merged_records_rebuild_equal_to_the_live_rows_in_any_order(
                 await discard_shadow(owner, shadow)
     finally:
         await owner.close()
+
+
+async def test_a_merge_waits_for_a_writer_of_the_duplicates_rows(
+    client: httpx.AsyncClient, tenant: TenantFixture, projector_pool: asyncpg.Pool, owner_dsn: str
+) -> None:
+    """A visit of the duplicate applied on one partition while its merge is applied on another:
+    the merge waits for the visit's facts to commit, then moves them too."""
+    await enable(client, tenant, "diabetes")
+    kept, duplicate = [
+        (await register(client, tenant, specialty_data={"diabetes": {"hba1c": v}})).json()["id"]
+        for v in (50, 52)
+    ]
+    doctor = await create_practitioner(client, tenant)
+    body = {
+        "patient_id": duplicate,
+        "practitioner_id": doctor["id"],
+        "specialty_data": {"diabetes": {"hba1c": 58}},
+    }
+    visit = (await client.post("/v1/visits", json=body, headers=tenant.as_role("DOCTOR"))).json()
+    merge = {"into": kept, "reason": "the same person registered twice"}
+    r = await client.post(
+        f"/v1/patients/{duplicate}/merge", json=merge, headers=tenant.as_role("CLINIC_ADMIN")
+    )
+    assert r.status_code == 200, r.text
+    await wait_caught_up(projector_pool, r.json()["position"])
+    events = await stored_events(projector_pool, "tenant_id = $1", tenant.id)
+    of_visit = [e for e in events if str(e.stream_id) == visit["id"]]
+    merges = [e for e in events if e.event_type == "PatientMerged"]
+    rest = [e for e in events if e not in of_visit and e not in merges]
+    rows = "SELECT * FROM {} WHERE tenant_id = $1 ORDER BY 1, 2"
+    live = await projector_pool.fetch(rows.format(WORKLIST.table), tenant.id)
+    shadow = shadow_of(WORKLIST, "merging")
+    owner = await connect(owner_dsn)
+    try:
+        await create_shadow(owner, WORKLIST.table, shadow.table)
+        async with projector_pool.acquire() as conn, conn.transaction():
+            await shadow.apply(conn, rest)
+        async with projector_pool.acquire() as first, projector_pool.acquire() as second:
+            holding = first.transaction()
+            await holding.start()
+            await shadow.apply(first, of_visit)
+
+            async def merged() -> None:
+                async with second.transaction():
+                    await shadow.apply(second, merges)
+
+            waiting = asyncio.create_task(merged())
+            await asyncio.sleep(0.5)
+            assert not waiting.done(), "the merge waits for the duplicate's writer to commit"
+            await holding.commit()
+            await waiting
+        assert await projector_pool.fetch(rows.format(shadow.table), tenant.id) == live
+    finally:
+        await discard_shadow(owner, shadow)
+        await owner.close()
