@@ -148,7 +148,8 @@ async def _admissions(
 ) -> int:
     """The tenant turns hospital with the cardiac and diabetes specialties (one patient has an
     HbA1c, so the worklist has rows), admits three patients (each starting a pre-operative
-    checklist), transfers one, discharges one and ticks a checklist step of the third."""
+    checklist), transfers one, discharges one, ticks a checklist step of the third and merges
+    a duplicate into the diabetes patient."""
     admin = tenant.as_role("CLINIC_ADMIN")
     await client.patch("/v1/tenant/policy", json={"kind": "hospital"}, headers=admin)
     await client.put(
@@ -195,7 +196,26 @@ async def _admissions(
     ticked = await client.post(
         f"/v1/checklists/{checklist}/steps/consent_signed", headers=tenant.as_role("NURSE")
     )
-    return max(moved.json()["position"], done.json()["position"], ticked.json()["position"])
+    merged = await _merge(client, tenant, patients[1], patients[0], rng)
+    return max(moved.json()["position"], done.json()["position"], ticked.json()["position"], merged)
+
+
+async def _merge(
+    client: httpx.AsyncClient, tenant: TenantFixture, duplicate: str, kept: str, rng: random.Random
+) -> int:
+    """The duplicate, with an HbA1c of its own (its worklist rows), merged into the kept
+    record (the diabetes patient): the worklist keeps the person once; the last position."""
+    admin = tenant.as_role("CLINIC_ADMIN")
+    r = await client.patch(
+        f"/v1/patients/{duplicate}",
+        json={"specialty_data": {"diabetes": {"hba1c": rng.randint(40, 90)}}},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    body = {"into": kept, "reason": "the same person registered twice"}
+    r = await client.post(f"/v1/patients/{duplicate}/merge", json=body, headers=admin)
+    assert r.status_code == 200, r.text
+    return int(r.json()["position"])
 
 
 async def _bill(

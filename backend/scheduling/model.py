@@ -113,6 +113,10 @@ class Booking:
     """The hold (holds.py) this booking confirms: its time is not in the way, and is released."""
     typed: tuple[dt.datetime, dt.datetime] | None = None
     """`start` and `end` as they were typed, with their offsets (see `typed_times`)."""
+    confirmed: bool = False
+    """Booked confirmed at once (AppointmentConfirmed beside its AppointmentRequested, as a
+    staff confirmation would record it): the patient accepted a concrete slot offered to them
+    (a waitlist offer), so there is nothing left for staff to confirm."""
 
 
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal"})
@@ -139,7 +143,8 @@ def typed_times(booking: Booking, zone: ZoneInfo) -> list[dict[str, str]]:
 @dataclass(frozen=True)
 class Booked:
     events: dict[UUID, list[DomainEvent]]
-    """Per stream: the appointment's own, a SlotReserved per practitioner day schedule and a
+    """Per stream: the appointment's own (AppointmentRequested, then AppointmentConfirmed for a
+    booking confirmed at once), a SlotReserved per practitioner day schedule and a
     PatientTimeHeld per patient day schedule."""
     warnings: list[dict[str, str]]
 
@@ -172,13 +177,16 @@ def request(
     requested = AppointmentRequested(
         a_id, patient_id, practitioner_id, start, end, booking.reason, back_charting
     )
+    own: list[DomainEvent] = [requested]
+    if booking.confirmed:
+        own += confirm(evolve(state, requested))
     reserved: list[DomainEvent] = [SlotReserved(practitioner_id, a_id, start, end)]
     if booking.hold_id is not None:
         reserved.insert(0, SlotHoldReleased(practitioner_id, booking.hold_id))
     held = PatientTimeHeld(patient_id, a_id, start, end)
     return Booked(
         {
-            a_id: [requested],
+            a_id: own,
             **{day_id: list(reserved) for day_id in days},
             **{day_id: [held] for day_id in patient_days},
         },

@@ -1,12 +1,12 @@
 """The waitlist of one practitioner (pure): patients waiting for a slot with them on a range of
 days (in the tenant's time zone), in the order they joined, and the slots freed for them.
 
-A freed slot is offered to the first patient in line whose days include it and who has not
-been offered it yet, for an acceptance window (the tenant's `waitlist_offer_minutes`). An offer
-accepted books the slot (the booking's own rules apply); an offer that runs out (a durable
-expiry, by the scheduling timers: timers.py) or whose patient leaves the list passes the slot
-to the next in line. One stream per practitioner: offers and acceptances of one list are
-decided in order.
+A freed slot (an appointment cancelled or missed, a hold that ran out unconfirmed) is offered to
+the first patient in line whose days include it and who has not been offered it yet, for an
+acceptance window (the tenant's `waitlist_offer_minutes`). An offer accepted books the slot (the
+booking's own rules apply); an offer that runs out (a durable expiry, by the scheduling timers:
+timers.py) or whose patient leaves the list passes the slot to the next in line. One stream per
+practitioner: offers and acceptances of one list are decided in order.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class Offer:
 
 @dataclass(frozen=True)
 class Slot:
-    """A freed slot: its time, the appointment that freed it and its day in the tenant's zone."""
+    """A freed slot: its time, what freed it (the appointment cancelled or missed, the hold that
+    ran out) and its day in the tenant's zone."""
 
     start: dt.datetime
     end: dt.datetime
@@ -223,12 +224,15 @@ def leave(
 
 def offer(state: Waitlist, slot: Slot, now: dt.datetime, window: dt.timedelta) -> list[DomainEvent]:
     """The slot offered to the first entry in line that wants its day and was not offered it;
-    nothing if the slot has begun, is on offer already, or nobody in line wants it."""
+    nothing if the slot has begun, is on offer already (this slot, or an open offer of time it
+    overlaps: freed again by a hold placed on an offered time, it is not offered twice), or
+    nobody in line wants it."""
     if slot.start <= now or state.practitioner_id is None:
         return []
     offered = {o.entry_id for o in state.offers.values() if o.freed_by == slot.freed_by}
     if any(
-        o.freed_by == slot.freed_by and o.status in ("open", "accepted")
+        (o.freed_by == slot.freed_by and o.status in ("open", "accepted"))
+        or (o.status == "open" and o.start < slot.end and slot.start < o.end)
         for o in state.offers.values()
     ):
         return []

@@ -110,7 +110,7 @@ async def leave(entry_id: UUID, request: Request, principal: StaffOrPatient) -> 
 
 @router.post("/offers/{offer_id}/accept", status_code=201)
 async def accept(offer_id: UUID, request: Request, principal: StaffOrPatient) -> Response:
-    """Books the offered slot (an appointment, `requested`, as any booking) for its patient."""
+    """Books the offered slot for its patient: an appointment, `confirmed` at once."""
     practitioner_id, _ = await _row(request, principal, "offer_id", offer_id, "offer")
     return await execute(
         request,

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from backend.auth.principal import may_read_patient
 from backend.handling import CommandResult, CommandSession
-from backend.kernel.errors import Invalid, NotFound
+from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.patients.model import PATIENT, require_active
 from backend.scheduling import model, service, waitlist
+from backend.scheduling.holds import SLOT_HOLD
+from backend.scheduling.schedule import SCHEDULE, day_stream_id, days_touched
 from backend.scheduling.waitlist import WAITLIST, waitlist_stream_id
 from backend.tenancy.model import PRACTITIONER, TENANT
 from backend.tenancy.policy import TenantPolicy
@@ -65,12 +67,45 @@ async def offer_freed(session: CommandSession, appointment_id: UUID) -> CommandR
     appointment = (await session.load(model.APPOINTMENT, appointment_id)).state
     if appointment.practitioner_id is None or appointment.start is None or appointment.end is None:
         return None
-    loaded = await session.load(WAITLIST, waitlist_stream_id(appointment.practitioner_id))
+    return await _offer(
+        session, appointment.practitioner_id, appointment.start, appointment.end, appointment_id
+    )
+
+
+async def offer_expired_hold(session: CommandSession, hold_id: UUID) -> CommandResult | None:
+    """The time of a hold that ran out unconfirmed, offered to the first in line like a
+    cancelled appointment's (the hold is what freed it); None when nothing is offered. A hold
+    confirmed into a booking is not expired: nothing is offered."""
+    hold = (await session.load(SLOT_HOLD, hold_id)).state
+    if hold.status != "expired" or hold.practitioner_id is None:
+        return None
+    assert hold.start is not None and hold.end is not None
+    return await _offer(session, hold.practitioner_id, hold.start, hold.end, hold_id)
+
+
+async def _offer(
+    session: CommandSession,
+    practitioner_id: UUID,
+    start: dt.datetime,
+    end: dt.datetime,
+    freed_by: UUID,
+) -> CommandResult | None:
+    """The freed time offered to the first in line, if it is still free on the practitioner's
+    day schedules (booked or held again since it was freed, it is nobody's to offer)."""
+    loaded = await session.load(WAITLIST, waitlist_stream_id(practitioner_id))
     if not loaded.exists:
         return None
+    days = {
+        day_id: (await session.load(SCHEDULE, day_id)).state
+        for day_id in (day_stream_id(practitioner_id, d) for d in days_touched(start, end))
+    }
+    try:
+        model.require_free(days, start, end, session.ctx.now)
+    except Conflict:
+        return None
     policy = await _policy(session)
-    day = appointment.start.astimezone(ZoneInfo(policy.timezone)).date()
-    slot = waitlist.Slot(appointment.start, appointment.end, appointment_id, day)
+    day = start.astimezone(ZoneInfo(policy.timezone)).date()
+    slot = waitlist.Slot(start, end, freed_by, day)
     events = waitlist.offer(loaded.state, slot, session.ctx.now, _window(policy))
     return await session.save(loaded, events) if events else None
 
@@ -86,9 +121,12 @@ async def expire(session: CommandSession, practitioner_id: UUID, offer_id: UUID)
 async def accept(
     session: CommandSession, practitioner_id: UUID, offer_id: UUID, appointment_id: UUID
 ) -> CommandResult:
-    """Books the offered slot for its patient (every rule of a booking applies: the slot may
-    have been booked directly meanwhile) and records the offer accepted, in one transaction.
-    A patient accepts only their own offers."""
+    """Books the offered slot for its patient, confirmed at once (the patient accepted a
+    concrete slot: AppointmentConfirmed is recorded with the booking, and what follows a
+    confirmation, the reminder, follows it), and records the offer accepted, in one
+    transaction. Every rule of a booking applies: a slot booked or held meanwhile is refused
+    (SLOT_TAKEN, SLOT_HELD) with a detail saying the offered slot is no longer free. A patient
+    accepts only their own offers."""
     loaded = await session.load(WAITLIST, waitlist_stream_id(practitioner_id))
     offered = waitlist.accept(loaded.state, offer_id, appointment_id, session.ctx.now)
     if not may_read_patient(session.ctx.principal, offered.patient_id):
@@ -100,8 +138,14 @@ async def accept(
         offered.start,
         offered.end,
         "from the waitlist",
+        confirmed=True,
     )
-    booked = await service.request_appointment(session, booking)
+    try:
+        booked = await service.request_appointment(session, booking)
+    except Conflict as e:
+        if e.code not in ("SLOT_TAKEN", "SLOT_HELD"):
+            raise
+        raise Conflict(e.code, f"the offered slot is no longer free: {e.detail}") from e
     await session.save(loaded, [waitlist.WaitlistOfferAccepted(offer_id, appointment_id)])
     return booked
 

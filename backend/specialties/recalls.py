@@ -107,3 +107,26 @@ def due_at(recall: Recall, facts: Facts) -> dt.datetime | None:
     recent = [value for at, value in series if newest - at <= recall.window][-recall.over :]
     rising = len(recent) == recall.over and all(a < b for a, b in itertools.pairwise(recent))
     return newest if rising else None
+
+
+def combined(*parts: Facts) -> Facts:
+    """The facts of one person kept under several records (a duplicate merged into the patient
+    kept): the earliest `since`, the latest `last`, and every record's results (a stream
+    belongs to one record, so none is in two parts; the later version wins if one were).
+    Order-free, like the merge of facts itself."""
+    since = [dt.datetime.fromisoformat(p["since"]) for p in parts if p.get("since")]
+    last = [dt.datetime.fromisoformat(p["last"]) for p in parts if p.get("last")]
+    results: dict[str, Any] = {}
+    for part in parts:
+        for stream, result in part.get("results", {}).items():
+            held = results.get(stream)
+            if held is None or held["version"] < result["version"]:
+                results[stream] = result
+    facts: Facts = {}
+    if since:
+        facts["since"] = min(since).isoformat()
+    if last:
+        facts["last"] = max(last).isoformat()
+    if results:
+        facts["results"] = results
+    return facts

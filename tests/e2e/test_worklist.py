@@ -101,3 +101,55 @@ async def test_the_worklist_pages_soonest_due_first(
         if cursor is None:
             break
     assert seen[-2:] == [(first["id"], "foot_exam_due"), (second["id"], "foot_exam_due")]
+
+
+async def test_a_merged_duplicate_is_on_the_worklist_once_under_the_kept_record(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """The person's recalls are computed on both records' history under the kept one: the
+    duplicate's foot exam counts, and the HbA1c results of both records rise together. The
+    duplicate erased later, its part of that history goes."""
+    await enable(client, tenant, "diabetes")
+    kept = (await register(client, tenant, specialty_data={"diabetes": {"hba1c": 50}})).json()
+    duplicate = (await register(client, tenant, specialty_data={"diabetes": {"hba1c": 52}})).json()
+    visit = await visit_with(client, tenant, duplicate["id"], 58)
+    foot = {"plugin": "diabetes", "type": "foot_exam", "data": {"risk": "low"}}
+    r = await client.post(
+        f"/v1/visits/{visit['id']}/specialty-events", json=foot, headers=tenant.as_role("NURSE")
+    )
+    assert r.status_code == 200, r.text
+    before = r.json()["position"]
+    k, d = kept["id"], duplicate["id"]
+    assert await due(client, tenant, before, patient_id=k) == [
+        (k, "eye_screening_due"),
+        (k, "foot_exam_due"),
+    ]
+    assert await due(client, tenant, before, patient_id=d) == [(d, "eye_screening_due")]
+
+    r = await client.post(
+        f"/v1/patients/{d}/merge",
+        json={"into": k, "reason": "the same person registered twice"},
+        headers=tenant.as_role("CLINIC_ADMIN"),
+    )
+    assert r.status_code == 200, r.text
+    merged = r.json()["position"]
+    assert await due(client, tenant, merged, patient_id=d) == []
+    assert await due(client, tenant, merged, patient_id=k) == [
+        (k, "eye_screening_due"),
+        (k, "hba1c_rising"),
+    ]
+    listed = await due(client, tenant, merged, plugin="diabetes", limit=100)
+    assert {p for p, _ in listed} & {k, d} == {k}
+
+    r = await client.post(
+        f"/v1/patients/{d}/erase",
+        json={"reason": "request"},
+        headers=tenant.as_role("CLINIC_ADMIN"),
+    )
+    assert r.status_code == 200, r.text
+    erased = r.json()["position"]
+    assert await due(client, tenant, erased, patient_id=k) == [
+        (k, "eye_screening_due"),
+        (k, "foot_exam_due"),
+    ]
+    assert await due(client, tenant, erased, patient_id=d) == []

@@ -179,3 +179,22 @@ def test_the_diabetes_recalls() -> None:
             "hba1c_rising", "HbA1c rising", RISING.message, 730, None, "hba1c", 3
         ),
     } == DIABETES
+
+
+def test_two_records_facts_combined_are_one_persons_in_any_order() -> None:
+    """A duplicate merged into the kept record: its foot exam counts, and the HbA1c results of
+    both records rise together; combining is order-free and a part combined twice adds
+    nothing."""
+    kept = recalls.noted_values(
+        RISING, recalls.noted_since({}, day(0)), "k", 1, {"hba1c": 50}, day(0)
+    )
+    duplicate = recalls.noted_event(FOOT, recalls.noted_since({}, day(10)), "foot_exam", day(20))
+    for stream, value, at in (("d", 52, day(10)), ("v", 58, day(20))):
+        duplicate = recalls.noted_values(RISING, duplicate, stream, 1, {"hba1c": value}, at)
+    assert recalls.due_at(RISING, kept) is None
+    assert recalls.due_at(RISING, duplicate) is None  # two results: not three rising
+    person = recalls.combined(kept, duplicate)
+    assert person == recalls.combined(duplicate, kept) == recalls.combined(person, kept)
+    assert recalls.due_at(RISING, person) == day(20)
+    assert recalls.due_at(FOOT, person) == day(20) + FOOT.window
+    assert recalls.due_at(FOOT, recalls.combined(kept)) == day(0)

@@ -2072,7 +2072,7 @@ export interface paths {
         put?: never;
         /**
          * Accept
-         * @description Books the offered slot (an appointment, `requested`, as any booking) for its patient.
+         * @description Books the offered slot for its patient: an appointment, `confirmed` at once.
          */
         post: operations["accept_v1_waitlist_offers__offer_id__accept_post"];
         delete?: never;
