@@ -13,7 +13,7 @@ relay's publish, the projector's apply and the reactions and deliveries that fol
 instrumentation of asyncpg and aiokafka (FastAPI's is per app: backend/bootstrap.py); spans go
 to OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, nowhere when not:
 the spans still exist then, so that log lines and recorded events name a real trace and span
-(but not the per-statement ones: `trace_statements`).
+(but not the per-statement and per-message ones: `trace_clients`).
 
 Metrics: `METRICS` holds the counters and histograms a process keeps itself (appends, commands,
 notification and webhook outcomes); `GET /metrics` serves them next to the gauges it reads from
@@ -172,9 +172,9 @@ _provider: TracerProvider | None = None
 def configure_tracing(service: str) -> TracerProvider:
     """The process's tracer provider, set up on the first call: named by `OTEL_SERVICE_NAME` or
     `service`, sampled as `OTEL_TRACES_SAMPLER` says (every trace, by default, following the
-    caller's decision), exporting by OTLP when an endpoint is configured; aiokafka instrumented,
-    and asyncpg when exporting. Later calls return the same provider (tests add their own
-    exporter to it)."""
+    caller's decision), exporting by OTLP when an endpoint is configured, and then asyncpg and
+    aiokafka instrumented. Later calls return the same provider (tests add their own exporter
+    to it)."""
     global _provider
     if _provider is None:
         named = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service}
@@ -184,21 +184,25 @@ def configure_tracing(service: str) -> TracerProvider:
             _provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(_provider)
         if exporter is not None:
-            trace_statements()
-        AIOKafkaInstrumentor().instrument(tracer_provider=_provider)
+            trace_clients()
     return _provider
 
 
-def trace_statements() -> None:
-    """A span for every SQL statement (asyncpg instrumented), under the span that ran it.
+def trace_clients() -> None:
+    """A span for every SQL statement (asyncpg instrumented) and for every Kafka message sent
+    and received (aiokafka instrumented; the send span is named in the message's headers).
 
     Only where spans go somewhere (an OTLP exporter, or a test's own): a statement's span costs
     more CPU than the statement's own client work, and at one per statement it was 0.7-0.9 ms a
-    command (docs/benchmarks.md) spent on spans nobody could see. Requests, commands, publishes
-    and applies have their spans in every case, so log lines and events still name them."""
-    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=_provider)
+    command; a message's spans were about a sixth of the relay's and of the projector's CPU
+    (docs/benchmarks.md), all spent on spans nobody could see. Requests, commands, publishes
+    and applies have their spans in every case, so log lines and events still name them (an
+    apply whose message names no send span continues the trace of the command that appended
+    the event, from the event's metadata)."""
+    statements = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    for instrumentor in (statements, AIOKafkaInstrumentor()):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=_provider)
 
 
 def _otlp_exporter() -> SpanExporter | None:

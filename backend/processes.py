@@ -115,7 +115,7 @@ async def run_projector(settings: Settings) -> None:
     if topic is None:
         await pool.close()
         return
-    projector = KafkaProjector(pool, catalog.READ_MODELS, bootstrap, topic=topic)
+    projector = KafkaProjector(pool, catalog.READ_MODELS, bootstrap, topic=topic, durable=False)
     log.info("projector_started", projections=[p.name for p in catalog.READ_MODELS], topic=topic)
     try:
         await projector.run(stop)

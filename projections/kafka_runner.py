@@ -66,6 +66,11 @@ class _Moved(Exception):
     """Another process moved this partition's group row first (a rebalance overlapped)."""
 
 
+class _Apart(Exception):
+    """A fetch's partitions cannot be applied together: a member that needs one of them is
+    catching up alone there, or its group row is not set up or is held by another process."""
+
+
 @dataclass(frozen=True)
 class _Record:
     offset: int
@@ -105,7 +110,7 @@ SPAN_LINKS = 32
 
 
 def _apply_span(
-    name: str, partition: int, records: list[_Record], events: list[RecordedEvent]
+    name: str, partitions: Sequence[int], records: list[_Record], events: list[RecordedEvent]
 ) -> AbstractContextManager[Span]:
     """A projection's apply of a batch, in the trace of its first event (the publish span the
     message's header names, or else the command in the event's metadata), linked to the traces
@@ -115,10 +120,10 @@ def _apply_span(
         for r, e in zip(records, events, strict=True)
     ]
     others = [trace.get_current_span(c).get_span_context() for c in parents[1:]]
-    attributes: dict[str, str | int] = {
+    attributes: dict[str, str | int | list[int]] = {
         **observability.event_attributes(events[0]),
         "caretrail.projection": name,
-        "caretrail.partition": partition,
+        "caretrail.partitions": list(partitions),
         "caretrail.events": len(events),
         "caretrail.last_position": events[-1].position,
     }
@@ -153,8 +158,12 @@ class KafkaProjector:
         topic: str = TOPIC,
         max_records: int = 500,
         progress_every: float = PROGRESS_LOG_SECONDS,
+        durable: bool = True,
     ) -> None:
         self.pool = pool
+        self.durable = durable
+        """False for read models: a batch's transaction commits without waiting for the WAL
+        flush (what it writes is derived from the store and committed with its progress)."""
         self.group = group
         self.group_row = tracking.group_row(group)
         self.members = {p.name: p for p in projections}
@@ -189,8 +198,10 @@ class KafkaProjector:
                     await self._control()
                     checked = time.monotonic()
                 batches = await self.consumer.getmany(timeout_ms=50, max_records=self.max_records)
-                for tp, records in batches.items():
-                    await self._apply_partition(tp, records)
+                if batches:
+                    await self._apply_fetched(
+                        {tp: [_read(r) for r in records] for tp, records in batches.items()}
+                    )
         finally:
             await self.consumer.stop()
 
@@ -252,18 +263,86 @@ class KafkaProjector:
             return max(row.offset, group.offset), max(row.own, group.own)
         return row.offset, row.own
 
-    async def _apply_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        partition = tp.partition
-        rows = await tracking.read_partition(self.pool, self._names, partition)
-        if self.group_row not in rows:
-            return  # assignment not set up yet: the listener seeks it first
-        read = [_read(r) for r in records]
-        first = read[0].offset
-        reachable = [
+    async def _apply_fetched(self, read: dict[TopicPartition, list[_Record]]) -> None:
+        """A fetch's records, every partition of it in one transaction when that can be done
+        (the steady state: every member that needs them follows the group); else, or when a
+        member fails on them, partition by partition, where a failing member parks alone."""
+        try:
+            await self._apply_together(read)
+        except TRANSIENT:
+            raise
+        except Exception as e:  # nothing was applied: the partitions one by one
+            if not isinstance(e, _Apart):
+                log.info("fetch_applied_apart", group=self.group, error=str(e))
+            for tp, records in read.items():
+                await self._apply_partition(tp, records)
+            return
+        for tp, records in read.items():
+            self._applied(tp, records)
+
+    async def _apply_together(self, read: dict[TopicPartition, list[_Record]]) -> None:
+        """One transaction for every partition of the fetch: the group's rows and the members'
+        locked and read in one statement, each member applied once to what it wants of every
+        partition (in partition order, each partition in its own order), the group's rows moved
+        in one statement. Raises _Apart, having changed nothing, when it cannot."""
+        partitions = {tp.partition: records for tp, records in read.items()}
+        decoded: dict[tuple[int, int], RecordedEvent] = {}
+        async with self.pool.acquire() as conn, conn.transaction():
+            tracked = await tracking.lock_partitions(
+                conn, self.group, list(partitions), list(self.members), durable=self.durable
+            )
+            work: dict[str, list[tuple[int, _Record]]] = {}
+            moves: list[tuple[int, int, GlobalCheckpoint]] = []
+            for partition, records in partitions.items():
+                rows = tracked.get(partition, {})
+                if self.group_row not in rows or self._gap(rows, partition, records[0].offset):
+                    raise _Apart
+                for name in self._reachable(rows, partition, records[0].offset):
+                    if rows[name].follows != self.group_row:
+                        raise _Apart
+                    mine = _unseen(records, *self._effective(rows, name))
+                    if any(self.members[name].wants(r.stream_type, r.event_type) for r in mine):
+                        work.setdefault(name, []).extend((partition, r) for r in mine)
+                group_offset, group_at = rows[self.group_row].offset, rows[self.group_row].own
+                if records[-1].offset > group_offset:
+                    latest = max(group_at, *(r.place for r in records))
+                    moves.append((partition, records[-1].offset, latest))
+            with keys.opening_once():  # the members that unseal share one opening
+                for name, placed in work.items():
+                    events = [self._event(p, r, decoded) for p, r in placed]
+                    spanned = sorted({p for p, _ in placed})
+                    with _apply_span(name, spanned, [r for _, r in placed], events):
+                        await self.members[name].apply(conn, events)
+            if moves:
+                await tracking.move_partitions(conn, self.group_row, moves)
+
+    def _gap(self, rows: dict[str, PartitionTracked], partition: int, first: int) -> bool:
+        """The fetch starts past the record after the group's: the consumer is ahead of the
+        group (a batch it read was refused), which the partition-by-partition path deals with."""
+        return rows[self.group_row].offset + 1 < first and self._next.get(partition) != 0
+
+    def _reachable(
+        self, rows: dict[str, PartitionTracked], partition: int, first: int
+    ) -> list[str]:
+        """The members that need a partition's records and have everything before `first`."""
+        return [
             n
             for n in self._needing(rows)
             if self._effective(rows, n)[0] + 1 >= first or self._next.get(partition) == 0
         ]
+
+    def _applied(self, tp: TopicPartition, read: list[_Record]) -> None:
+        self._next[tp.partition] = read[-1].offset + 1
+        self._to_commit[tp] = read[-1].offset + 1
+        events = sum(not r.marker for r in read)
+        self.progress.moved(events, group=self.group, position=max(r.place for r in read).position)
+
+    async def _apply_partition(self, tp: TopicPartition, read: list[_Record]) -> None:
+        partition = tp.partition
+        rows = await tracking.read_partition(self.pool, self._names, partition)
+        if self.group_row not in rows:
+            return  # assignment not set up yet: the listener seeks it first
+        reachable = self._reachable(rows, partition, read[0].offset)
         try:
             try:
                 await self._apply(partition, rows, reachable, read, isolate=False)
@@ -277,10 +356,7 @@ class KafkaProjector:
             log.info("partition_moved", group=self.group, partition=partition)
             await self.seek_to_needed(tp, force=True)
             return
-        self._next[partition] = read[-1].offset + 1
-        self._to_commit[tp] = read[-1].offset + 1
-        events = sum(not r.marker for r in read)
-        self.progress.moved(events, group=self.group, position=max(r.place for r in read).position)
+        self._applied(tp, read)
 
     async def _apply(
         self,
@@ -292,7 +368,7 @@ class KafkaProjector:
         isolate: bool,
     ) -> None:
         group_offset, group_at = rows[self.group_row].offset, rows[self.group_row].own
-        decoded: dict[int, RecordedEvent] = {}
+        decoded: dict[tuple[int, int], RecordedEvent] = {}
         work: dict[str, list[_Record]] = {}
         for name in members:
             offset, at = self._effective(rows, name)
@@ -305,6 +381,8 @@ class KafkaProjector:
         last = read[-1]
         latest = max(r.place for r in read)
         async with self.pool.acquire() as conn, conn.transaction():
+            if not self.durable:
+                await conn.execute("SET LOCAL synchronous_commit = off")
             locked = await tracking.lock_group_partition(conn, self.group, partition)
             if locked != (group_offset, group_at):
                 raise _Moved
@@ -315,8 +393,8 @@ class KafkaProjector:
                 for name, mine in work.items():
                     if name not in still_attached and name not in still_alone:
                         continue
-                    events = [self._event(r, decoded) for r in mine]
-                    with _apply_span(name, partition, mine, events):
+                    events = [self._event(partition, r, decoded) for r in mine]
+                    with _apply_span(name, [partition], mine, events):
                         if isolate:
                             await self._isolated(conn, name, partition, rows, events, mine)
                         else:
@@ -341,10 +419,13 @@ class KafkaProjector:
                 )
 
     @staticmethod
-    def _event(record: _Record, decoded: dict[int, RecordedEvent]) -> RecordedEvent:
-        if record.offset not in decoded:
-            decoded[record.offset] = decode(record.raw.value)
-        return decoded[record.offset]
+    def _event(
+        partition: int, record: _Record, decoded: dict[tuple[int, int], RecordedEvent]
+    ) -> RecordedEvent:
+        place = (partition, record.offset)
+        if place not in decoded:
+            decoded[place] = decode(record.raw.value)
+        return decoded[place]
 
     async def _isolated(
         self,

@@ -469,6 +469,63 @@ async def lock_partition_members(
     return still_attached, still_alone
 
 
+_LOCK_PARTITIONS = """
+WITH grp AS MATERIALIZED (
+    SELECT name, partition, kafka_offset, tx_id, position, follows, parked
+    FROM projection_partitions WHERE name = $1 AND partition = ANY($2) FOR UPDATE SKIP LOCKED
+), members AS MATERIALIZED (
+    SELECT name, partition, kafka_offset, tx_id, position, follows, parked
+    FROM projection_partitions
+    WHERE name = ANY($3) AND partition IN (SELECT partition FROM grp) FOR SHARE
+)
+SELECT name, partition, kafka_offset, tx_id::text::bigint AS tx_id, position, follows,
+       NOT parked AS running,
+       CASE WHEN $4::boolean THEN NULL ELSE set_config('synchronous_commit', 'off', true) END
+FROM (SELECT * FROM grp UNION ALL SELECT * FROM members) AS tracked
+"""
+
+
+async def lock_partitions(
+    conn: asyncpg.Connection,
+    group: str,
+    partitions: Sequence[int],
+    members: Sequence[str],
+    *,
+    durable: bool = True,
+) -> dict[int, dict[str, PartitionTracked]]:
+    """At the start of a batch over several partitions, in one statement: the group's rows on
+    `partitions` locked (FOR UPDATE SKIP LOCKED: a partition another process is applying is
+    left out), then the rows of `members` on the partitions held (FOR SHARE), as they are now.
+    Not `durable`: the transaction commits without waiting for its WAL (see move_batch)."""
+    rows = await conn.fetch(
+        _LOCK_PARTITIONS, group_row(group), list(partitions), list(members), durable
+    )
+    tracked: dict[int, dict[str, PartitionTracked]] = {}
+    for r in rows:
+        tracked.setdefault(r["partition"], {})[r["name"]] = PartitionTracked(
+            r["name"], r["kafka_offset"], _at(r), r["follows"], r["running"]
+        )
+    return tracked
+
+
+async def move_partitions(
+    conn: asyncpg.Connection, name: str, moves: Sequence[tuple[int, int, GlobalCheckpoint]]
+) -> None:
+    """Move a row on several partitions at once: (partition, offset, place) each."""
+    await conn.execute(
+        "UPDATE projection_partitions p SET kafka_offset = m.kafka_offset,"
+        " tx_id = m.tx_id::xid8, position = m.position, updated_at = now()"
+        " FROM unnest($2::int[], $3::bigint[], $4::text[], $5::bigint[])"
+        "  AS m(partition, kafka_offset, tx_id, position)"
+        " WHERE p.name = $1 AND p.partition = m.partition",
+        name,
+        [partition for partition, _, _ in moves],
+        [offset for _, offset, _ in moves],
+        [str(at.tx_id) for _, _, at in moves],
+        [at.position for _, _, at in moves],
+    )
+
+
 async def move_partition(
     conn: asyncpg.Connection,
     name: str,

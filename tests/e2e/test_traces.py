@@ -45,7 +45,7 @@ def spans() -> InMemorySpanExporter:
     if not getattr(provider, "_test_exporter", False):
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         provider._test_exporter = True  # type: ignore[attr-defined]
-        observability.trace_statements()  # as when exporting: spans go somewhere now
+        observability.trace_clients()  # as when exporting: spans go somewhere now
     return _EXPORTER
 
 

@@ -43,7 +43,7 @@ from backend.eventstore.signal import AppendSignal
 from backend.eventstore.types import GlobalCheckpoint
 from backend.processes import ensure_topic
 from backend.settings import with_user
-from projections import quarantine, tracking
+from projections import kafka_runner, quarantine, tracking
 from projections.catchup import CatchUpGroup
 from projections.framework import Projection, TableProjection
 from projections.kafka_codec import partition_of
@@ -991,8 +991,15 @@ async def test_a_kafka_batch_that_starts_past_its_group_is_not_applied_over_the_
     projectors' rebalances overlap) leaves the consumer past the group's place. The next batch
     on that partition, a progress marker at the latest, must not move the group over the
     records in between: the partition is read again from the group's place. The projector's
-    periodic seek-back is held off, so only the batch path can close the gap."""
+    periodic seek-back is held off, so only the batch path can close the gap. Every fetch
+    goes partition by partition (as it does when a member catches up alone somewhere): the
+    path that reads a partition's rows before it locks them; a fetch applied together reads
+    them under its locks and defers to it when it finds the consumer ahead of the group."""
     real_apply = KafkaProjector._apply
+
+    async def apart(projector: KafkaProjector, read: object) -> None:
+        raise kafka_runner._Apart
+
     armed, moved = False, list[int]()
 
     async def read_before_a_move(
@@ -1015,6 +1022,7 @@ async def test_a_kafka_batch_that_starts_past_its_group_is_not_applied_over_the_
             }
         await real_apply(projector, partition, rows, members, read, isolate=isolate)
 
+    monkeypatch.setattr(KafkaProjector, "_apply_together", apart)
     monkeypatch.setattr(KafkaProjector, "_apply", read_before_a_move)
     monkeypatch.setattr("projections.kafka_runner.CONTROL_INTERVAL_SECONDS", 3600.0)
     runner = await Kafka.create(pool, await _head(pool), relays, kafka_bootstrap)
