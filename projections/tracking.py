@@ -212,8 +212,8 @@ async def resume(pool: asyncpg.Pool, name: str) -> bool:
     projection."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            "UPDATE projection_partitions SET parked = false, updated_at = now()"
-            " WHERE name = $1 AND parked",
+            f"{_IN_ORDER} UPDATE projection_partitions p SET parked = false, updated_at = now()"
+            " FROM locked l WHERE p.name = $1 AND p.partition = l.partition AND p.parked",
             name,
         )
         result: str = await conn.execute(
@@ -389,6 +389,16 @@ def _relay_state(seen_seconds_ago: float | None) -> str:
 # follows the others, attached or catching up alone; the projection's state says parked.
 
 
+_IN_ORDER = (
+    "WITH locked AS MATERIALIZED (SELECT partition FROM projection_partitions"
+    " WHERE name = $1 ORDER BY partition FOR UPDATE)"
+)
+"""A projection's rows on every partition locked in partition order, before a statement
+updates them: an UPDATE alone locks them in the order its plan meets them, and a projector
+holding some of them (lock_partitions) while waiting for others made a deadlock with a
+rebuild's swap."""
+
+
 @dataclass(frozen=True)
 class PartitionTracked:
     name: str
@@ -472,11 +482,13 @@ async def lock_partition_members(
 _LOCK_PARTITIONS = """
 WITH grp AS MATERIALIZED (
     SELECT name, partition, kafka_offset, tx_id, position, follows, parked
-    FROM projection_partitions WHERE name = $1 AND partition = ANY($2) FOR UPDATE SKIP LOCKED
+    FROM projection_partitions WHERE name = $1 AND partition = ANY($2)
+    ORDER BY partition FOR UPDATE SKIP LOCKED
 ), members AS MATERIALIZED (
     SELECT name, partition, kafka_offset, tx_id, position, follows, parked
     FROM projection_partitions
-    WHERE name = ANY($3) AND partition IN (SELECT partition FROM grp) FOR SHARE
+    WHERE name = ANY($3) AND partition IN (SELECT partition FROM grp)
+    ORDER BY name, partition FOR SHARE
 )
 SELECT name, partition, kafka_offset, tx_id::text::bigint AS tx_id, position, follows,
        NOT parked AS running,
@@ -496,6 +508,8 @@ async def lock_partitions(
     """At the start of a batch over several partitions, in one statement: the group's rows on
     `partitions` locked (FOR UPDATE SKIP LOCKED: a partition another process is applying is
     left out), then the rows of `members` on the partitions held (FOR SHARE), as they are now.
+    Rows are locked in (name, partition) order, the order of every statement that locks a
+    projection's rows on several partitions (`_IN_ORDER`): two of them cannot deadlock.
     Not `durable`: the transaction commits without waiting for its WAL (see move_batch)."""
     rows = await conn.fetch(
         _LOCK_PARTITIONS, group_row(group), list(partitions), list(members), durable
@@ -570,8 +584,9 @@ async def reread_partitions(conn: asyncpg.Connection, name: str, at: GlobalCheck
     """Every partition of a Kafka-fed projection is read again from the beginning, skipping
     what the projection already reflects (`at`, a rebuilt table's checkpoint)."""
     await conn.execute(
-        "UPDATE projection_partitions SET kafka_offset = -1, tx_id = $2::text::xid8,"
-        " position = $3, follows = NULL, parked = false, updated_at = now() WHERE name = $1",
+        f"{_IN_ORDER} UPDATE projection_partitions p SET kafka_offset = -1,"
+        " tx_id = $2::text::xid8, position = $3, follows = NULL, parked = false,"
+        " updated_at = now() FROM locked l WHERE p.name = $1 AND p.partition = l.partition",
         name,
         str(at.tx_id),
         at.position,
