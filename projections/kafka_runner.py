@@ -230,9 +230,11 @@ class KafkaProjector:
 
     async def seek_to_needed(self, tp: TopicPartition, *, force: bool = False) -> None:
         """Seek `tp` to the earliest record a member still needs, if that is before where the
-        consumer is (or always, on assignment)."""
-        await tracking.ensure_partitions(self.pool, self._names, tp.partition)
+        consumer is (or always, on assignment). The partition's rows are made where missing."""
         rows = await tracking.read_partition(self.pool, self._names, tp.partition)
+        if len(rows) < len(self._names):
+            await tracking.ensure_partitions(self.pool, self._names, tp.partition)
+            rows = await tracking.read_partition(self.pool, self._names, tp.partition)
         needed = [self._effective(rows, n)[0] for n in self._needing(rows)]
         start = min(needed, default=rows[self.group_row].offset) + 1
         current = self._next.get(tp.partition)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 import asyncpg
 import structlog
@@ -53,11 +54,19 @@ class Relay:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self._marked = 0.0
+        self._marks: list[asyncio.Future[Any]] = []
+        """The last markers sent, their acks not yet waited for."""
+        self._published: GlobalCheckpoint | None = None
+        """The relay's checkpoint as it last read or moved it (None: read it again)."""
         self.progress = ProgressLog("relay_progress", log, every=progress_every)
         self.heartbeat = Heartbeat(pool, liveness.RELAY, name)
 
     async def checkpoint(self) -> GlobalCheckpoint:
-        return await tracking.relay_checkpoint(self.pool, self.name)
+        """Where the relay has published to: read at its first step and after a failed one, else
+        as it last moved it (nothing else moves it)."""
+        if self._published is None:
+            self._published = await tracking.relay_checkpoint(self.pool, self.name)
+        return self._published
 
     async def step(self) -> int:
         """Publish the next batch, then a progress marker to every partition; the number of
@@ -90,18 +99,27 @@ class Relay:
         await asyncio.gather(*sent)  # every event acknowledged before the checkpoint moves
         last = GlobalCheckpoint(events[-1].tx_id, events[-1].position)
         await self._mark(last)
-        await tracking.move_relay(self.pool, self.name, last)
+        # Not waiting for the WAL flush: a checkpoint lost with PostgreSQL's last moment is
+        # published again, and consumers skip what they already have.
+        await tracking.move_relay(self.pool, self.name, last, durable=False)
+        self._published = last
         self.progress.moved(len(events), relay=self.name, position=last.position)
         return len(events)
 
     async def _mark(self, at: GlobalCheckpoint) -> None:
-        """Tell every partition that everything up to `at` has been published to it."""
+        """Tell every partition that everything up to `at` has been published to it.
+
+        The markers are sent, and their acks waited for only before the next markers: a marker
+        claims nothing that is not already acknowledged, and a partition keeps the order it
+        was sent in, so one lost is only progress shown later (by the next). Waiting for them
+        within the step added a second broker round trip to every event's way."""
+        marks, self._marks = self._marks, []
+        await asyncio.gather(*marks)
         value, headers = encode_marker(at.tx_id, at.position)
-        sent = [
+        self._marks = [
             await self.producer.send(self.topic, value, partition=partition, headers=headers)
             for partition in range(self.partitions)
         ]
-        await asyncio.gather(*sent)
         self._marked = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -110,6 +128,7 @@ class Relay:
                 published = await self.step()
             except (OSError, asyncpg.PostgresError) as e:
                 log.warning("relay_step_failed", error=str(e))
+                self._published = None  # as the database has it, whatever failed
                 published = 0
                 await asyncio.sleep(1)
             if published == 0:

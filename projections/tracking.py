@@ -366,13 +366,18 @@ async def relay_checkpoint(pool: asyncpg.Pool, name: str) -> GlobalCheckpoint:
     return _at(row)
 
 
-async def move_relay(pool: asyncpg.Pool, name: str, at: GlobalCheckpoint) -> None:
+async def move_relay(
+    pool: asyncpg.Pool, name: str, at: GlobalCheckpoint, *, durable: bool = True
+) -> None:
+    """Not `durable`: the statement's transaction commits without waiting for the WAL flush."""
     await pool.execute(
         "UPDATE relay_checkpoints SET tx_id = $2::text::xid8, position = $3, updated_at = now()"
-        " WHERE name = $1",
+        " WHERE name = $1 AND CASE WHEN $4::boolean THEN true"
+        "  ELSE set_config('synchronous_commit', 'off', true) = 'off' END",
         name,
         str(at.tx_id),
         at.position,
+        durable,
     )
 
 
