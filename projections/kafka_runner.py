@@ -283,18 +283,21 @@ class KafkaProjector:
             self._applied(tp, records)
 
     async def _apply_together(self, read: dict[TopicPartition, list[_Record]]) -> None:
-        """One transaction for every partition of the fetch: the group's rows and the members'
-        locked and read in one statement, each member applied once to what it wants of every
-        partition (in partition order, each partition in its own order), the group's rows moved
-        in one statement. Raises _Apart, having changed nothing, when it cannot."""
+        """One transaction for every partition of the fetch: the group's rows locked, read and
+        moved and the members' locked and read in one statement, each member applied once to
+        what it wants of every partition (in partition order, each partition in its own order).
+        Raises _Apart, having changed nothing, when it cannot."""
         partitions = {tp.partition: records for tp, records in read.items()}
+        reached = [
+            (p, records[-1].offset, max(r.place for r in records))
+            for p, records in partitions.items()
+        ]
         decoded: dict[tuple[int, int], RecordedEvent] = {}
         async with self.pool.acquire() as conn, conn.transaction():
             tracked = await tracking.lock_partitions(
-                conn, self.group, list(partitions), list(self.members), durable=self.durable
+                conn, self.group, reached, list(self.members), durable=self.durable
             )
             work: dict[str, list[tuple[int, _Record]]] = {}
-            moves: list[tuple[int, int, GlobalCheckpoint]] = []
             for partition, records in partitions.items():
                 rows = tracked.get(partition, {})
                 if self.group_row not in rows or self._gap(rows, partition, records[0].offset):
@@ -305,18 +308,12 @@ class KafkaProjector:
                     mine = _unseen(records, *self._effective(rows, name))
                     if any(self.members[name].wants(r.stream_type, r.event_type) for r in mine):
                         work.setdefault(name, []).extend((partition, r) for r in mine)
-                group_offset, group_at = rows[self.group_row].offset, rows[self.group_row].own
-                if records[-1].offset > group_offset:
-                    latest = max(group_at, *(r.place for r in records))
-                    moves.append((partition, records[-1].offset, latest))
             with keys.opening_once():  # the members that unseal share one opening
                 for name, placed in work.items():
                     events = [self._event(p, r, decoded) for p, r in placed]
                     spanned = sorted({p for p, _ in placed})
                     with _apply_span(name, spanned, [r for _, r in placed], events):
                         await self.members[name].apply(conn, events)
-            if moves:
-                await tracking.move_partitions(conn, self.group_row, moves)
 
     def _gap(self, rows: dict[str, PartitionTracked], partition: int, first: int) -> bool:
         """The fetch starts past the record after the group's: the consumer is ahead of the

@@ -489,6 +489,16 @@ WITH grp AS MATERIALIZED (
     SELECT name, partition, kafka_offset, tx_id, position, follows, parked
     FROM projection_partitions WHERE name = $1 AND partition = ANY($2)
     ORDER BY partition FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE projection_partitions p SET kafka_offset = m.kafka_offset,
+        tx_id = CASE WHEN (g.tx_id, g.position) >= (m.tx_id::xid8, m.position)
+                THEN g.tx_id ELSE m.tx_id::xid8 END,
+        position = CASE WHEN (g.tx_id, g.position) >= (m.tx_id::xid8, m.position)
+                   THEN g.position ELSE m.position END,
+        updated_at = now()
+    FROM grp g JOIN unnest($2::int[], $5::bigint[], $6::text[], $7::bigint[])
+        AS m(partition, kafka_offset, tx_id, position) ON m.partition = g.partition
+    WHERE p.name = $1 AND p.partition = g.partition AND m.kafka_offset > g.kafka_offset
 ), members AS MATERIALIZED (
     SELECT name, partition, kafka_offset, tx_id, position, follows, parked
     FROM projection_partitions
@@ -505,19 +515,28 @@ FROM (SELECT * FROM grp UNION ALL SELECT * FROM members) AS tracked
 async def lock_partitions(
     conn: asyncpg.Connection,
     group: str,
-    partitions: Sequence[int],
+    reached: Sequence[tuple[int, int, GlobalCheckpoint]],
     members: Sequence[str],
     *,
     durable: bool = True,
 ) -> dict[int, dict[str, PartitionTracked]]:
     """At the start of a batch over several partitions, in one statement: the group's rows on
-    `partitions` locked (FOR UPDATE SKIP LOCKED: a partition another process is applying is
-    left out), then the rows of `members` on the partitions held (FOR SHARE), as they are now.
+    the partitions `reached` names locked (FOR UPDATE SKIP LOCKED: a partition another process
+    is applying is left out) and moved to what the batch reached there (partition, its last
+    offset, the latest place in it), where that is past them; then the rows of `members` on
+    the partitions held (FOR SHARE). The rows are returned as they were before the move.
     Rows are locked in (name, partition) order, the order of every statement that locks a
     projection's rows on several partitions (`_IN_ORDER`): two of them cannot deadlock.
     Not `durable`: the transaction commits without waiting for its WAL (see move_batch)."""
     rows = await conn.fetch(
-        _LOCK_PARTITIONS, group_row(group), list(partitions), list(members), durable
+        _LOCK_PARTITIONS,
+        group_row(group),
+        [partition for partition, _, _ in reached],
+        list(members),
+        durable,
+        [offset for _, offset, _ in reached],
+        [str(at.tx_id) for _, _, at in reached],
+        [at.position for _, _, at in reached],
     )
     tracked: dict[int, dict[str, PartitionTracked]] = {}
     for r in rows:
@@ -525,24 +544,6 @@ async def lock_partitions(
             r["name"], r["kafka_offset"], _at(r), r["follows"], r["running"]
         )
     return tracked
-
-
-async def move_partitions(
-    conn: asyncpg.Connection, name: str, moves: Sequence[tuple[int, int, GlobalCheckpoint]]
-) -> None:
-    """Move a row on several partitions at once: (partition, offset, place) each."""
-    await conn.execute(
-        "UPDATE projection_partitions p SET kafka_offset = m.kafka_offset,"
-        " tx_id = m.tx_id::xid8, position = m.position, updated_at = now()"
-        " FROM unnest($2::int[], $3::bigint[], $4::text[], $5::bigint[])"
-        "  AS m(partition, kafka_offset, tx_id, position)"
-        " WHERE p.name = $1 AND p.partition = m.partition",
-        name,
-        [partition for partition, _, _ in moves],
-        [offset for _, offset, _ in moves],
-        [str(at.tx_id) for _, _, at in moves],
-        [at.position for _, _, at in moves],
-    )
 
 
 async def move_partition(
