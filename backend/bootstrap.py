@@ -8,7 +8,6 @@ them (embedded PostgreSQL when DATABASE_URL is unset, migrations, pools).
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from backend.privacy import keys
 from backend.settings import Settings
 from backend.specialties import registry as plugin_registry
 from backend.specialties.calculators import CalculatorWorkers
+from backend.start_up import freeze_start_up
 from backend.webhooks.addresses import OutboundRules
 from backend.workers import Workers
 from projections import mode as projection_mode
@@ -197,11 +197,7 @@ def create_app(settings: Settings, resources: Resources | None = None) -> FastAP
                 log.warning(
                     "dev_jwt_secret", detail="CARETRAIL_JWT_SECRET unset; dev secret in use"
                 )
-            # What start-up made lives as long as the process: out of the collector's way, so
-            # that its full collections, which pause the event loop, walk only what requests
-            # make. Collected first: garbage frozen would never be freed.
-            gc.collect()
-            gc.freeze()
+            freeze_start_up()
             yield
 
     app = FastAPI(

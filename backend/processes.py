@@ -20,6 +20,7 @@ from backend.eventstore.db import create_pool
 from backend.eventstore.epochs import settled_epoch
 from backend.privacy import keys
 from backend.settings import Settings
+from backend.start_up import freeze_start_up
 from projections import mode as projection_mode
 from projections.kafka_codec import TOPIC
 from projections.kafka_runner import KafkaProjector
@@ -92,6 +93,7 @@ async def run_relay(settings: Settings) -> None:
     log.info(
         "relay_started", bootstrap=bootstrap, partitions=settings.kafka_partitions, topic=topic
     )
+    freeze_start_up()
     try:
         await Relay(pool, producer, partitions=settings.kafka_partitions, topic=topic).run(stop)
     finally:
@@ -117,6 +119,7 @@ async def run_projector(settings: Settings) -> None:
         return
     projector = KafkaProjector(pool, catalog.READ_MODELS, bootstrap, topic=topic, durable=False)
     log.info("projector_started", projections=[p.name for p in catalog.READ_MODELS], topic=topic)
+    freeze_start_up()
     try:
         await projector.run(stop)
     finally:
