@@ -1,10 +1,12 @@
 """Projections fed from Kafka: every projection of a projector process from one consumer.
 
 A projector process reads the topic once for all its projections (consumer group
-`caretrail.projector.<group>`; several processes split the partitions between them). Per
-partition, a batch is applied in one PostgreSQL transaction to every member that wants any of
-it, together with the partition's progress: the group's row for the members attached to it,
-their own rows for members catching up alone (projections/tracking.py). A member that wants
+`caretrail.projector.<group>`; several processes split the partitions between them). A fetch
+is applied in one PostgreSQL transaction to every member that wants any of it, together with
+its partitions' progress (the group's rows), when every member that needs its partitions
+follows the group there; else partition by partition, each with the partition's progress: the
+group's row for the members attached to it, their own rows for members catching up alone
+(projections/tracking.py). A member that wants
 nothing in a batch costs nothing. On (re)assignment a partition is sought to the earliest
 offset any member still needs; Kafka's committed offsets are only a hint for tools.
 
