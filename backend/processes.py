@@ -86,8 +86,11 @@ async def run_relay(settings: Settings) -> None:
     if topic is None:
         await pool.close()
         return
+    # No linger: a step enqueues its whole batch before it first yields to the producer's
+    # sender (aiokafka's send does not wait while metadata is known and a batch has room), so
+    # lingering only delayed every batch by its 2 ms.
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=2
+        bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=0
     )
     await producer.start()
     log.info(
