@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -27,6 +28,7 @@ from backend.eventstore import EventStore, NewEvent, StreamAppend, WrongExpected
 from backend.kernel.aggregate import Aggregate
 from backend.kernel.errors import Conflict, DomainError
 from backend.kernel.events import DomainEvent, to_data
+from backend.kernel.streams import TENANT
 from backend.loading import fold_stream, save_snapshot
 from backend.privacy import keys
 from backend.privacy.sealing import sealed_data
@@ -120,6 +122,18 @@ class CommandResult:
         return {**self.view, "id": self.id, "version": self.version, "position": self.position}
 
 
+TENANT_STATES_KEPT = 10_000
+"""Tenants whose folded stream a process keeps for its commands (the oldest go first)."""
+_TENANT_STATES: weakref.WeakKeyDictionary[EventStore, dict[UUID, Loaded[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per store, each tenant's own stream as a command last folded it. Nearly every command reads
+its tenant's policy (time zone, phone region, specialties): a command whose transaction finds
+the tenant's stream at the kept version (EventStore.tenant_transaction, in the round trip that
+sets the tenant) decides on the kept state instead of reading and folding the stream again
+(7-8% of the API's CPU per `POST /v1/patients`, profiled, and one round trip)."""
+
+
 class CommandSession:
     def __init__(
         self,
@@ -128,10 +142,14 @@ class CommandSession:
         tenant_id: UUID,
         ctx: RequestContext,
         prepared: dict[Hashable, Any] | None = None,
+        tenant_version: int | None = None,
     ) -> None:
         self.store = store
         self.conn = conn
         self.tenant_id = tenant_id
+        self.tenant_version = tenant_version
+        """The version of the tenant's own stream this transaction began with (None: not
+        known, the stream is read like any other)."""
         self.ctx = ctx
         self.prepared = {} if prepared is None else prepared
         """Results of work done outside the transaction (see `OutsideWork`)."""
@@ -172,7 +190,7 @@ class CommandSession:
         policy, a patient) share one read until the command appends to it. `conditional` marks
         the stream the caller's If-Match refers to."""
         key = (aggregate.stream_type, stream_id)
-        loaded = self._loaded.get(key)
+        loaded = self._loaded.get(key) or self._kept_tenant(key)
         if loaded is None:
             folded = await fold_stream(self.conn, aggregate, stream_id)
             loaded = Loaded(
@@ -183,11 +201,35 @@ class CommandSession:
                 folded.position,
                 bool(folded.unreadable),
             )
-            self._loaded[key] = loaded
+            self._keep_tenant(key, loaded)
+        self._loaded[key] = loaded
         if conditional and self.ctx.if_match is not None and self.ctx.if_match != loaded.version:
             msg = f"If-Match {self.ctx.if_match} but the current version is {loaded.version}"
             raise PreconditionFailed(msg)
         return loaded
+
+    def _is_tenant_as_begun(self, key: tuple[str, UUID]) -> bool:
+        return self.tenant_version is not None and key == (TENANT, self.tenant_id)
+
+    def _kept_tenant(self, key: tuple[str, UUID]) -> Loaded[Any] | None:
+        """The tenant's stream as kept, if this transaction began with it at that version."""
+        if not self._is_tenant_as_begun(key):
+            return None
+        kept = _TENANT_STATES.get(self.store, {}).get(self.tenant_id)
+        return kept if kept is not None and kept.version == self.tenant_version else None
+
+    def _keep_tenant(self, key: tuple[str, UUID], loaded: Loaded[Any]) -> None:
+        """Keep the tenant's stream as folded, if that is the version the transaction began
+        with (else it moved meanwhile, and the next command folds it again)."""
+        if not self._is_tenant_as_begun(key) or loaded.unreadable:
+            return
+        if loaded.version != self.tenant_version:
+            return
+        kept = _TENANT_STATES.setdefault(self.store, {})
+        kept.pop(self.tenant_id, None)
+        kept[self.tenant_id] = loaded
+        if len(kept) > TENANT_STATES_KEPT:
+            del kept[next(iter(kept))]
 
     async def save(
         self,
@@ -345,8 +387,8 @@ async def _attempts(
     prepared: dict[Hashable, Any] = {}
     for attempt in range(MAX_ATTEMPTS):
         try:
-            async with store.transaction(tenant_id) as conn:
-                session = CommandSession(store, conn, tenant_id, ctx, prepared)
+            async with store.tenant_transaction(tenant_id) as (conn, tenant_version):
+                session = CommandSession(store, conn, tenant_id, ctx, prepared, tenant_version)
                 return await handler(session)
         except WrongExpectedVersion:
             if ctx.if_match is not None:

@@ -36,7 +36,8 @@ _COLUMNS = (
 )
 ANY_RETRIES = 5
 """Attempts of an append with expected version ANY that loses races for the next version."""
-_SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
+_ENTER_TENANT = "SELECT enter_tenant($1)"
+"""Sets `app.tenant_id` and answers the version of the tenant's own stream (migration 0040)."""
 
 
 class EventStore:
@@ -51,11 +52,20 @@ class EventStore:
     async def transaction(self, tenant_id: UUID) -> AsyncIterator[asyncpg.Connection]:
         """A transaction in which only `tenant_id`'s rows exist. If it appends and commits, the
         store's followers in this process are woken."""
+        async with self.tenant_transaction(tenant_id) as (conn, _):
+            yield conn
+
+    @asynccontextmanager
+    async def tenant_transaction(
+        self, tenant_id: UUID
+    ) -> AsyncIterator[tuple[asyncpg.Connection, int]]:
+        """`transaction`, with the version of the tenant's own stream as its first statement
+        found it (0: none yet), in that same round trip."""
         async with self._pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    await conn.execute(_SET_TENANT, str(tenant_id))
-                    yield conn
+                    tenant_version: int = await conn.fetchval(_ENTER_TENANT, str(tenant_id))
+                    yield conn, tenant_version
                 if conn in self._appending:
                     self.appended.notify()
             finally:

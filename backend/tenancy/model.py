@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from backend.kernel import streams
 from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
@@ -134,7 +135,7 @@ def register_practitioner(
 
 
 TENANT = register_aggregate(
-    Aggregate("tenant", Tenant, evolve_tenant, tenant_view, snapshot_version=5)
+    Aggregate(streams.TENANT, Tenant, evolve_tenant, tenant_view, snapshot_version=5)
 )
 PRACTITIONER = register_aggregate(
     Aggregate("practitioner", Practitioner, evolve_practitioner, practitioner_view)
