@@ -274,14 +274,14 @@ class StateRebuild:
 
     def _rows(self, folded: Folded) -> _Rows:
         """The rows of the folded streams, and their columns (those `to_row` names)."""
-        to_row = self.shadow.to_row
+        values_of = self.shadow.values_of
         records = [
-            (tenant, stream, *to_row(state).values(), version)
+            (tenant, stream, *values_of(state), version)
             for (tenant, stream), (state, version) in folded.items()
         ]
         if not records:
             return [], []
-        first = to_row(next(iter(folded.values()))[0])
+        first = self.shadow.to_row(next(iter(folded.values()))[0])
         return ["tenant_id", self.shadow.key, *first, "version"], records
 
     async def _load(self, streams: list[Key]) -> Folded:
