@@ -4,8 +4,8 @@ A frozen dataclass's `__init__` sets each field through `object.__setattr__` (th
 refuses), and `dataclasses.replace` inspects every field in Python before calling it: for the
 events a reader revives and the states an aggregate folds, by the thousand in a rebuild, that
 was more than the work they carry (about a tenth of a rebuild's CPU time). `make` and `replaced`
-give the same value (the same fields, in their order, with their defaults) by filling the
-instance's dict at once. Only for classes whose `__init__` does nothing else: one with a
+give the same value (the same fields, with their defaults) by filling the instance's dict at
+once. Only for classes whose `__init__` does nothing else: one with a
 `__post_init__`, init-only or non-init fields, slots, or arguments that `__init__` would refuse
 goes through `__init__` / `dataclasses.replace`, which also raise what they raise.
 """
@@ -13,7 +13,6 @@ goes through `__init__` / `dataclasses.replace`, which also raise what they rais
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -33,9 +32,19 @@ class _Plan(NamedTuple):
     factories: tuple[tuple[str, Callable[[], Any]], ...]
 
 
-@functools.cache
+_PLANS: dict[type, _Plan | None] = {}
+
+
 def _plan(cls: type) -> _Plan | None:
     """How to fill `cls`'s instances directly; None when only its `__init__` may."""
+    try:
+        return _PLANS[cls]
+    except KeyError:
+        plan = _PLANS[cls] = _planned(cls)
+        return plan
+
+
+def _planned(cls: type) -> _Plan | None:
     if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
         return None
     if "__slots__" in cls.__dict__ or not cls.__dataclass_params__.init:  # type: ignore[attr-defined]
@@ -61,13 +70,18 @@ def _plan(cls: type) -> _Plan | None:
 def make(cls: type[T], kwargs: dict[str, Any]) -> T:
     """`cls(**kwargs)`."""
     plan = _plan(cls)
-    if plan is None or not plan.required <= kwargs.keys() or not kwargs.keys() <= plan.names:
+    if plan is None or not plan.names.issuperset(kwargs):
         return cls(**kwargs)
-    values = plan.defaults.copy()
-    for name, factory in plan.factories:
-        if name not in kwargs:
-            values[name] = factory()
-    values.update(kwargs)
+    if len(kwargs) == len(plan.names):
+        values = kwargs.copy()  # every field given (in the caller's order)
+    elif plan.required <= kwargs.keys():
+        values = plan.defaults.copy()
+        for name, factory in plan.factories:
+            if name not in kwargs:
+                values[name] = factory()
+        values.update(kwargs)
+    else:
+        return cls(**kwargs)  # raises what it raises
     made: T = _new(cls)
     _set(made, "__dict__", values)
     return made
@@ -75,13 +89,12 @@ def make(cls: type[T], kwargs: dict[str, Any]) -> T:
 
 def replaced(value: T, /, **changes: Any) -> T:
     """`dataclasses.replace(value, **changes)`."""
-    cls = type(value)
-    plan = _plan(cls)
+    plan = _plan(type(value))
     current = value.__dict__
-    if plan is None or len(current) != len(plan.names) or not changes.keys() <= plan.names:
+    if plan is None or len(current) != len(plan.names) or not plan.names.issuperset(changes):
         return dataclasses.replace(value, **changes)  # type: ignore[type-var]
     values = current.copy()
     values.update(changes)
-    made: T = _new(cls)
+    made: T = _new(type(value))
     _set(made, "__dict__", values)
     return made
