@@ -42,6 +42,7 @@ import contextlib
 import functools
 import gc
 import itertools
+import operator
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,8 @@ for every chunk. `e.` everywhere: ORDER BY tx_id alone names the output column, 
 which no index orders."""
 # Column indexes in a _SCAN row.
 _TX, _POSITION, _MINE, _TENANT, _STREAM, _VERSION, _EVENT_ID, _TYPE, _SCHEMA, _DATA = range(10)
+_KEY = operator.itemgetter(_TENANT, _STREAM)
+_VERSION_OF = operator.itemgetter(_VERSION)
 
 
 class RebuildFailed(Exception):
@@ -111,10 +114,12 @@ class StreamStates:
     def unknown(self, rows: Sequence[asyncpg.Record]) -> list[Key]:
         """Streams of a chunk to read back from the shadow: neither kept here nor starting in
         this chunk."""
-        firsts: dict[Key, int] = {}
-        for row in rows:
-            firsts.setdefault((row[_TENANT], row[_STREAM]), row[_VERSION])
-        return [k for k, version in firsts.items() if version > 1 and k not in self._kept]
+        # Each stream's first version in the chunk: the last one written wins, so the rows go
+        # in backwards (in C: itemgetter, zip and dict rather than a loop over the rows).
+        backwards = rows[::-1]
+        firsts = dict(zip(map(_KEY, backwards), map(_VERSION_OF, backwards), strict=True))
+        kept = self._kept
+        return [k for k, version in firsts.items() if version > 1 and k not in kept]
 
     def fold(
         self, events: Sequence[tuple[Key, int, DomainEvent]], loaded: Folded

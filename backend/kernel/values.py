@@ -49,7 +49,7 @@ def _planned(cls: type) -> _Plan | None:
         return None
     if "__slots__" in cls.__dict__ or not cls.__dataclass_params__.init:  # type: ignore[attr-defined]
         return None
-    declared = cls.__dataclass_fields__.values()  # type: ignore[attr-defined]
+    declared = cls.__dataclass_fields__.values()
     if any(f._field_type is dataclasses._FIELD_INITVAR for f in declared):  # type: ignore[attr-defined]
         return None
     fields = dataclasses.fields(cls)

@@ -157,10 +157,11 @@ async def wrapped_keys(
         [tenant for tenant, _ in asked],
         [subject for _, subject in asked],
     )
-    places, wrapped = row if row is not None else (None, None)
-    if places is None:  # none of them has a key row
+    if row is None or row[0] is None:  # none of them has a key row
         return {}
-    return dict(zip(map(asked.__getitem__, places), wrapped, strict=True))
+    places: list[int] = row[0]
+    found: list[bytes | None] = row[1]
+    return dict(zip(map(asked.__getitem__, places), found, strict=True))
 
 
 def open_with(
