@@ -22,6 +22,7 @@ from backend.privacy.sealing import (
     SubjectKey,
     is_sealed,
     opened_data,
+    opened_parts,
     subject_of,
 )
 
@@ -131,10 +132,10 @@ async def open_all(conn: asyncpg.Connection, sealed: Sequence[Sealed]) -> list[O
     return open_with(await wrapped_keys(conn, subjects), sealed, subjects)
 
 
-def subjects_of(sealed: Sequence[Sealed]) -> list[Subject]:
+def subjects_of(sealed: Sequence[Sealed | Parted]) -> list[Subject]:
     """Each sealed event's subject, found once for both `wrapped_keys` and `open_with` (a
     rebuild finds those of thousands of events per chunk)."""
-    return [(tenant, subject_of(kind, data)) for tenant, _, kind, data in sealed]
+    return [(event[0], subject_of(event[2], event[3])) for event in sealed]
 
 
 async def wrapped_keys(
@@ -170,14 +171,36 @@ def open_with(
     """`open_all` with the keys in hand (`subjects`: `subjects_of(sealed)`): each subject's key
     unwrapped once. A subject with no key row at all reads as unreadable (keys are never
     deleted, only nulled by an erasure)."""
-    ciphers: dict[Subject, SubjectKey] = {
-        (tenant, subject): _subject_key(tenant, subject, key)
-        for (tenant, subject), key in wrapped.items()
-    }
+    ciphers = _ciphers(wrapped)
     return [
         opened_data(kind, data, ciphers.get(subject, Redaction.UNREADABLE), event_id)
         for (_, event_id, kind, data), subject in zip(sealed, subjects, strict=True)
     ]
+
+
+Parted = tuple[UUID, UUID, str, dict[str, Any], str | None, str | None]
+"""A sealed event taken apart as a rebuild reads it: (tenant id, event id, event type, the data
+without its sealed member, that member's nonce and ct as stored or None)."""
+
+
+def open_parted(
+    wrapped: WrappedKeys, parted: Sequence[Parted], subjects: Sequence[Subject]
+) -> list[Opened]:
+    """`open_with` for events taken apart (`sealing.opened_parts`); their data dicts become the
+    opened data."""
+    ciphers = _ciphers(wrapped)
+    return [
+        opened_parts(kind, rest, nonce, ct, ciphers.get(subject, Redaction.UNREADABLE), event_id)
+        for (_, event_id, kind, rest, nonce, ct), subject in zip(parted, subjects, strict=True)
+    ]
+
+
+def _ciphers(wrapped: WrappedKeys) -> dict[Subject, SubjectKey]:
+    """Each subject's cipher, or why there is none."""
+    return {
+        (tenant, subject): _subject_key(tenant, subject, key)
+        for (tenant, subject), key in wrapped.items()
+    }
 
 
 def _subject_key(tenant: UUID, subject: UUID, wrapped: bytes | None) -> SubjectKey:
