@@ -12,9 +12,11 @@ JSON. A rebuild knows more and uses it:
   rebuild (what comes later is the live projection's, after the swap). The next chunk is read
   while one is folded.
 - Unsealing: one key query per chunk for all of its subjects (`keys.wrapped_keys`, made as
-  the chunk is read), each subject's key unwrapped once (`keys.open_with`). Keys are not kept
-  beyond the chunk: a key destroyed meanwhile must read as erased from then on, as it does for
-  every other reader.
+  the chunk is read), each subject's key unwrapped once (`keys.open_parted`). PostgreSQL hands
+  each sealed event over taken apart (its data without the sealed member, the member's nonce
+  and ciphertext: see `_SCAN`), so no JSON holding a ciphertext is decoded and no data copied.
+  Keys are not kept beyond the chunk: a key destroyed meanwhile must read as erased from then
+  on, as it does for every other reader.
 - Folding: each stream's state stays in memory across chunks; a stream whose first event in a
   chunk is version 1 is new, so nothing is looked up. At most `cached_streams` states are
   kept, the least recently folded evicted first; an evicted stream that has more events is read
