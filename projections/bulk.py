@@ -12,9 +12,11 @@ JSON. A rebuild knows more and uses it:
   rebuild (what comes later is the live projection's, after the swap). The next chunk is read
   while one is folded.
 - Unsealing: one key query per chunk for all of its subjects (`keys.wrapped_keys`, made as
-  the chunk is read), each subject's key unwrapped once (`keys.open_with`). Keys are not kept
-  beyond the chunk: a key destroyed meanwhile must read as erased from then on, as it does for
-  every other reader.
+  the chunk is read), each subject's key unwrapped once (`keys.open_parted`). PostgreSQL hands
+  each sealed event over taken apart (its data without the sealed member, the member's nonce
+  and ciphertext: see `_SCAN`), so no JSON holding a ciphertext is decoded and no data copied.
+  Keys are not kept beyond the chunk: a key destroyed meanwhile must read as erased from then
+  on, as it does for every other reader.
 - Folding: each stream's state stays in memory across chunks; a stream whose first event in a
   chunk is version 1 is new, so nothing is looked up. At most `cached_streams` states are
   kept, the least recently folded evicted first; an evicted stream that has more events is read
@@ -42,6 +44,7 @@ import contextlib
 import functools
 import gc
 import itertools
+import operator
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +57,6 @@ from backend.eventstore.store import GlobalReader
 from backend.eventstore.types import GlobalCheckpoint
 from backend.kernel.events import DomainEvent, revive_data
 from backend.privacy import keys
-from backend.privacy.sealing import is_sealed
 from projections import tracking
 from projections.catchup import CatchUpRunner
 from projections.framework import StateProjection
@@ -71,17 +73,28 @@ _Rows = tuple[list[str], list[tuple[Any, ...]]]
 _SCAN = (
     "SELECT e.tx_id::text::bigint, e.position, e.stream_type = $4, e.tenant_id, e.stream_id,"
     " e.version, e.event_id, e.event_type, e.schema_version,"
-    " CASE WHEN e.stream_type = $4 THEN e.data END FROM events e"
+    " CASE WHEN s.sealed THEN e.data - 'sealed' WHEN e.stream_type = $4 THEN e.data END,"
+    " s.sealed, CASE WHEN s.sealed THEN e.data #>> '{sealed,nonce}' END,"
+    " CASE WHEN s.sealed THEN e.data #>> '{sealed,ct}' END"
+    " FROM events e, LATERAL (SELECT e.stream_type = $4 AND jsonb_typeof(e.data) = 'object'"
+    " AND e.data ? 'sealed' AS sealed) s"
     " WHERE (e.tx_id, e.position) > ($1::text::xid8, $2) AND e.tx_id < $3::text::xid8"
     " ORDER BY e.tx_id, e.position LIMIT $5"
 )
 """The next chunk below a horizon: every event, in the global order (a walk of the index on
-it), with the data of the projection's own only. Filtering on the stream type in SQL lets the
-planner prefer that column's index for a rare type and sort all of its remaining events again
-for every chunk. `e.` everywhere: ORDER BY tx_id alone names the output column, a bigint,
-which no index orders."""
+it), with the data of the projection's own only, taken apart: the data without its sealed
+member, whether it has one (an object's member only, as `is_sealed` finds it in a dict; data
+that is no object is left whole, for reviving to refuse), and that member's nonce and
+ciphertext as stored (NULL where it has none: altered, it reads as unreadable). The client
+then decodes no JSON holding the ciphertext and copies no data to take the member out. Filtering
+on the stream type in SQL lets the planner prefer that column's index for a rare type and sort
+all of its remaining events again for every chunk. `e.` everywhere: ORDER BY tx_id alone names
+the output column, a bigint, which no index orders."""
 # Column indexes in a _SCAN row.
 _TX, _POSITION, _MINE, _TENANT, _STREAM, _VERSION, _EVENT_ID, _TYPE, _SCHEMA, _DATA = range(10)
+_SEALED, _NONCE, _CIPHERTEXT = range(10, 13)
+_KEY = operator.itemgetter(_TENANT, _STREAM)
+_VERSION_OF = operator.itemgetter(_VERSION)
 
 
 class RebuildFailed(Exception):
@@ -111,10 +124,12 @@ class StreamStates:
     def unknown(self, rows: Sequence[asyncpg.Record]) -> list[Key]:
         """Streams of a chunk to read back from the shadow: neither kept here nor starting in
         this chunk."""
-        firsts: dict[Key, int] = {}
-        for row in rows:
-            firsts.setdefault((row[_TENANT], row[_STREAM]), row[_VERSION])
-        return [k for k, version in firsts.items() if version > 1 and k not in self._kept]
+        # Each stream's first version in the chunk: the last one written wins, so the rows go
+        # in backwards (in C: itemgetter, zip and dict rather than a loop over the rows).
+        backwards = rows[::-1]
+        firsts = dict(zip(map(_KEY, backwards), map(_VERSION_OF, backwards), strict=True))
+        kept = self._kept
+        return [k for k, version in firsts.items() if version > 1 and k not in kept]
 
     def fold(
         self, events: Sequence[tuple[Key, int, DomainEvent]], loaded: Folded
@@ -240,7 +255,7 @@ class StateRebuild:
         if not rows:
             return None
         mine = [row for row in rows if row[_MINE]]
-        sealed = [_sealed(row) for row in mine if is_sealed(row[_DATA])]
+        sealed = [_parted(row) for row in mine if row[_SEALED]]
         subjects = keys.subjects_of(sealed)
         wrapped = await keys.wrapped_keys(self.pool, subjects) if sealed else {}
         return _Chunk(rows, mine, sealed, subjects, wrapped)
@@ -274,14 +289,14 @@ class StateRebuild:
 
     def _rows(self, folded: Folded) -> _Rows:
         """The rows of the folded streams, and their columns (those `to_row` names)."""
-        to_row = self.shadow.to_row
+        values_of = self.shadow.values_of
         records = [
-            (tenant, stream, *to_row(state).values(), version)
+            (tenant, stream, *values_of(state), version)
             for (tenant, stream), (state, version) in folded.items()
         ]
         if not records:
             return [], []
-        first = to_row(next(iter(folded.values()))[0])
+        first = self.shadow.to_row(next(iter(folded.values()))[0])
         return ["tenant_id", self.shadow.key, *first, "version"], records
 
     async def _load(self, streams: list[Key]) -> Folded:
@@ -374,7 +389,7 @@ class _Chunk:
 
     rows: list[asyncpg.Record]
     mine: list[asyncpg.Record]
-    sealed: list[keys.Sealed]
+    sealed: list[keys.Parted]
     subjects: list[keys.Subject]
     wrapped: keys.WrappedKeys
 
@@ -383,18 +398,17 @@ class _Chunk:
         return GlobalCheckpoint(self.rows[-1][_TX], self.rows[-1][_POSITION])
 
 
-def _sealed(row: asyncpg.Record) -> keys.Sealed:
-    return row[_TENANT], row[_EVENT_ID], row[_TYPE], row[_DATA]
+def _parted(row: asyncpg.Record) -> keys.Parted:
+    return row[_TENANT], row[_EVENT_ID], row[_TYPE], row[_DATA], row[_NONCE], row[_CIPHERTEXT]
 
 
 def _events(chunk: _Chunk) -> list[tuple[Key, int, DomainEvent]]:
     """The chunk's own events revived, sealed fields opened."""
-    opened = iter(keys.open_with(chunk.wrapped, chunk.sealed, chunk.subjects))
+    opened = iter(keys.open_parted(chunk.wrapped, chunk.sealed, chunk.subjects))
     events = []
     for row in chunk.mine:
-        data = row[_DATA]
-        if is_sealed(data):
-            data = next(opened).data  # unreadable fields read as such (docs/temporal.md)
+        # unreadable fields read as such (docs/temporal.md)
+        data = next(opened).data if row[_SEALED] else row[_DATA]
         event = revive_data(row[_TYPE], row[_SCHEMA], data)
         events.append(((row[_TENANT], row[_STREAM]), row[_VERSION], event))
     return events

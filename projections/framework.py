@@ -13,6 +13,7 @@ or below it is skipped, which keeps applying idempotent whatever delivers the ev
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -58,6 +59,15 @@ class StateProjection:
     key: str
     to_row: Callable[[Any], Mapping[str, Any]]
     from_row: Callable[[asyncpg.Record], Any]
+    row_values: Callable[[Any], tuple[Any, ...]] | None = None
+    """`to_row`'s values alone, in its order, when the projection has a cheaper way to them
+    than the mapping (a bulk rebuild writes rows by the thousand)."""
+
+    def values_of(self, state: Any) -> tuple[Any, ...]:
+        """A state's row values, in `to_row`'s order."""
+        if self.row_values is not None:
+            return self.row_values(state)
+        return tuple(self.to_row(state).values())
 
     def wants(self, stream_type: str, event_type: str) -> bool:
         return stream_type == self.aggregate.stream_type
@@ -149,11 +159,21 @@ def mirrored(
         row = {f: getattr(state, f) for f in fields}
         return {**row, **extras(state)} if extras is not None else row
 
+    # The fields read at once (a tuple from attrgetter only for two fields or more).
+    fields_of = operator.attrgetter(*fields) if len(fields) > 1 else None
+
+    def row_values(state: Any) -> tuple[Any, ...]:
+        """to_row's values without the mapping."""
+        read = (
+            fields_of(state) if fields_of is not None else tuple(getattr(state, f) for f in fields)
+        )
+        return (*read, *extras(state).values()) if extras is not None else read
+
     def from_row(r: asyncpg.Record) -> Any:
         columns = {"id": r[key], **{f: r[f] for f in fields}}
         return state_codec.decode(state_type, state_codec.encode(columns))
 
-    return StateProjection(name, aggregate, table, key, to_row, from_row)
+    return StateProjection(name, aggregate, table, key, to_row, from_row, row_values)
 
 
 ERASURE = "PatientErased"

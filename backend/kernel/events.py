@@ -21,6 +21,8 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
+from backend.kernel import values
+
 
 @dataclasses.dataclass(frozen=True)
 class DomainEvent:
@@ -123,7 +125,7 @@ def from_data(type_name: str, data: dict[str, Any]) -> DomainEvent:
         if name in data:
             value = data[name]
             kwargs[name] = None if value is None else decode(value)
-    return cls(**kwargs)
+    return values.make(cls, kwargs)
 
 
 Decoder = Callable[[Any], Any]

@@ -62,6 +62,8 @@ def dialable(recorded: str | None, region: str) -> str | None:
 
 def digits(recorded: str | None) -> str | None:
     """The digits of a recorded phone: what search and duplicate checks compare."""
+    if recorded and recorded[0] == "+" and recorded[1:].isdigit():
+        return recorded[1:]  # E.164, as phones are recorded: the same digits, without a pass
     return "".join(filter(str.isdigit, recorded or "")) or None
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-from backend.kernel import phones, streams
+from backend.kernel import phones, streams, values
 from backend.kernel.aggregate import Aggregate, register_aggregate
 from backend.kernel.errors import Conflict, Invalid, NotFound
 from backend.kernel.events import DomainEvent
@@ -66,16 +66,19 @@ class Patient:
 
 def evolve(state: Patient, event: DomainEvent) -> Patient:
     if isinstance(event, PatientRegistered):
-        return Patient(
-            id=event.patient_id,
-            given_name=event.given_name,
-            family_name=event.family_name,
-            birth_date=event.birth_date,
-            sex=event.sex,
-            phone=event.phone,
-            phone_as_typed=event.phone_as_typed,
-            email=event.email,
-            specialty_data=event.specialty_data,
+        return values.make(
+            Patient,
+            {
+                "id": event.patient_id,
+                "given_name": event.given_name,
+                "family_name": event.family_name,
+                "birth_date": event.birth_date,
+                "sex": event.sex,
+                "phone": event.phone,
+                "phone_as_typed": event.phone_as_typed,
+                "email": event.email,
+                "specialty_data": event.specialty_data,
+            },
         )
     if isinstance(event, PatientDetailsChanged):
         changes = dict(event.changes)
@@ -83,9 +86,9 @@ def evolve(state: Patient, event: DomainEvent) -> Patient:
             changes["phone_as_typed"] = changes["phone"]  # recorded before phones were read
         if "birth_date" in changes:
             changes["birth_date"] = dt.date.fromisoformat(changes["birth_date"])
-        return dataclasses.replace(state, **changes)
+        return values.replaced(state, **changes)
     if isinstance(event, PatientErased):
-        return dataclasses.replace(
+        return values.replaced(
             state,
             given_name=ERASED_TEXT,
             family_name=ERASED_TEXT,
@@ -100,14 +103,14 @@ def evolve(state: Patient, event: DomainEvent) -> Patient:
             erased=True,
         )
     if isinstance(event, PatientMerged):
-        return dataclasses.replace(state, merged_into=event.into)
+        return values.replaced(state, merged_into=event.into)
     if isinstance(event, PatientDuplicateMergedIn):
         merged = (*state.merged_from, str(event.duplicate))
-        return dataclasses.replace(state, merged_from=merged)
+        return values.replaced(state, merged_from=merged)
     if isinstance(event, PatientDied):
-        return dataclasses.replace(state, deceased=True, died_at=event.died_at)
+        return values.replaced(state, deceased=True, died_at=event.died_at)
     if isinstance(event, CalculationRecorded):
-        return dataclasses.replace(state, calculations=with_calculation(state.calculations, event))
+        return values.replaced(state, calculations=with_calculation(state.calculations, event))
     return state
 
 

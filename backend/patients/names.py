@@ -45,7 +45,8 @@ def fold(text: str) -> str:
     takes a shortcut giving the same key: it has nothing to decompose or spell otherwise, and
     its case folding is `lower()`; a rebuild folds every patient's names."""
     if text.isascii():
-        return "".join(filter(str.isalnum, text.lower()))
+        lower = text.lower()
+        return lower if lower.isalnum() else "".join(filter(str.isalnum, lower))
     decomposed = unicodedata.normalize("NFKD", text.casefold()).translate(_SPELT)
     return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
 

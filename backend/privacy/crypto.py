@@ -57,8 +57,15 @@ def cipher(data_key: bytes) -> AESGCM:
 
 
 def open_sealed(subject: AESGCM, sealed: dict[str, str], event_id: UUID) -> dict[str, Any]:
+    return open_parts(subject, sealed["nonce"], sealed["ct"], event_id)
+
+
+def open_parts(subject: AESGCM, nonce: str, ciphertext: str, event_id: UUID) -> dict[str, Any]:
+    """`open_sealed` with the sealed member's `nonce` and `ct` taken out by the reader (a rebuild
+    has PostgreSQL take them out of the stored data)."""
     # binascii directly: base64.b64decode's argument checks cost as much as the decoding, and
     # every reader opens every sealed event (a rebuild, thousands a second).
-    nonce, ciphertext = binascii.a2b_base64(sealed["nonce"]), binascii.a2b_base64(sealed["ct"])
-    fields: dict[str, Any] = orjson.loads(subject.decrypt(nonce, ciphertext, event_id.bytes))
+    fields: dict[str, Any] = orjson.loads(
+        subject.decrypt(binascii.a2b_base64(nonce), binascii.a2b_base64(ciphertext), event_id.bytes)
+    )
     return fields
