@@ -211,8 +211,13 @@ class KafkaProjector:
         """Seek back partitions a member needs again, refresh Kafka's offsets (a hint), and
         say that this projector is alive (whether or not records come)."""
         await self.heartbeat.beat()
-        for tp in self.consumer.assignment():
-            await self.seek_to_needed(tp)
+        assigned = self.consumer.assignment()
+        if assigned:
+            tracked = await tracking.read_partitions(
+                self.pool, self._names, [tp.partition for tp in assigned]
+            )
+            for tp in assigned:
+                await self.seek_to_needed(tp, rows=tracked.get(tp.partition, {}))
         assigned = self.consumer.assignment()
         offsets = {tp: offset for tp, offset in self._to_commit.items() if tp in assigned}
         self._to_commit.clear()
@@ -230,10 +235,18 @@ class KafkaProjector:
             self._to_commit.pop(tp, None)
             self._next.pop(tp.partition, None)
 
-    async def seek_to_needed(self, tp: TopicPartition, *, force: bool = False) -> None:
+    async def seek_to_needed(
+        self,
+        tp: TopicPartition,
+        *,
+        force: bool = False,
+        rows: dict[str, PartitionTracked] | None = None,
+    ) -> None:
         """Seek `tp` to the earliest record a member still needs, if that is before where the
-        consumer is (or always, on assignment). The partition's rows are made where missing."""
-        rows = await tracking.read_partition(self.pool, self._names, tp.partition)
+        consumer is (or always, on assignment). The partition's rows (read here unless given)
+        are made where missing."""
+        if rows is None:
+            rows = await tracking.read_partition(self.pool, self._names, tp.partition)
         if len(rows) < len(self._names):
             await tracking.ensure_partitions(self.pool, self._names, tp.partition)
             rows = await tracking.read_partition(self.pool, self._names, tp.partition)

@@ -426,19 +426,29 @@ async def ensure_partitions(pool: asyncpg.Pool, names: Sequence[str], partition:
 async def read_partition(
     pool: asyncpg.Pool | asyncpg.Connection, names: Sequence[str], partition: int
 ) -> dict[str, PartitionTracked]:
+    return (await read_partitions(pool, names, [partition])).get(partition, {})
+
+
+async def read_partitions(
+    pool: asyncpg.Pool | asyncpg.Connection, names: Sequence[str], partitions: Sequence[int]
+) -> dict[int, dict[str, PartitionTracked]]:
     rows = await pool.fetch(
-        "SELECT name, kafka_offset, tx_id::text::bigint AS tx_id, position, follows,"
+        "SELECT name, partition, kafka_offset, tx_id::text::bigint AS tx_id, position, follows,"
         " NOT parked AS running"
-        " FROM projection_partitions WHERE name = ANY($1) AND partition = $2",
+        " FROM projection_partitions WHERE name = ANY($1) AND partition = ANY($2)",
         list(names),
-        partition,
+        list(partitions),
     )
-    return {
-        r["name"]: PartitionTracked(
+    return _by_partition(rows)
+
+
+def _by_partition(rows: Sequence[asyncpg.Record]) -> dict[int, dict[str, PartitionTracked]]:
+    tracked: dict[int, dict[str, PartitionTracked]] = {}
+    for r in rows:
+        tracked.setdefault(r["partition"], {})[r["name"]] = PartitionTracked(
             r["name"], r["kafka_offset"], _at(r), r["follows"], r["running"]
         )
-        for r in rows
-    }
+    return tracked
 
 
 async def lock_group_partition(
@@ -538,12 +548,7 @@ async def lock_partitions(
         [str(at.tx_id) for _, _, at in reached],
         [at.position for _, _, at in reached],
     )
-    tracked: dict[int, dict[str, PartitionTracked]] = {}
-    for r in rows:
-        tracked.setdefault(r["partition"], {})[r["name"]] = PartitionTracked(
-            r["name"], r["kafka_offset"], _at(r), r["follows"], r["running"]
-        )
-    return tracked
+    return _by_partition(rows)
 
 
 async def move_partition(
