@@ -10,6 +10,7 @@ outside any transaction, and the handler runs again with its results in `session
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import random
 import time
@@ -124,7 +125,7 @@ class CommandResult:
 
 TENANT_STATES_KEPT = 10_000
 """Tenants whose folded stream a process keeps for its commands (the oldest go first)."""
-_TENANT_STATES: weakref.WeakKeyDictionary[EventStore, dict[UUID, Loaded[Any]]] = (
+_TENANT_STATES: weakref.WeakKeyDictionary[EventStore, dict[int, Loaded[Any]]] = (
     weakref.WeakKeyDictionary()
 )
 """Per store, each tenant's own stream as a command last folded it. Nearly every command reads
@@ -212,11 +213,15 @@ class CommandSession:
         return self.tenant_version is not None and key == (TENANT, self.tenant_id)
 
     def _kept_tenant(self, key: tuple[str, UUID]) -> Loaded[Any] | None:
-        """The tenant's stream as kept, if this transaction began with it at that version."""
+        """The tenant's stream as kept, if this transaction began with it at that version; as
+        this command names it (a worker's tenant id is asyncpg's UUID type, which responses
+        cannot encode)."""
         if not self._is_tenant_as_begun(key):
             return None
-        kept = _TENANT_STATES.get(self.store, {}).get(self.tenant_id)
-        return kept if kept is not None and kept.version == self.tenant_version else None
+        kept = _TENANT_STATES.get(self.store, {}).get(self.tenant_id.int)
+        if kept is None or kept.version != self.tenant_version:
+            return None
+        return dataclasses.replace(kept, stream_id=key[1])
 
     def _keep_tenant(self, key: tuple[str, UUID], loaded: Loaded[Any]) -> None:
         """Keep the tenant's stream as folded, if that is the version the transaction began
@@ -226,8 +231,8 @@ class CommandSession:
         if loaded.version != self.tenant_version:
             return
         kept = _TENANT_STATES.setdefault(self.store, {})
-        kept.pop(self.tenant_id, None)
-        kept[self.tenant_id] = loaded
+        kept.pop(self.tenant_id.int, None)
+        kept[self.tenant_id.int] = loaded
         if len(kept) > TENANT_STATES_KEPT:
             del kept[next(iter(kept))]
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
 from backend import handling
@@ -63,3 +64,32 @@ async def test_a_tenants_stream_is_folded_once_until_it_changes_whoever_changes_
     assert await run(this, _region) == "GB", "a change through another process is seen"
     assert await run(this, _region) == "GB"
     assert tenant_folds.count(tenant) == 4, "the change (other), then read once more here"
+
+
+async def test_a_tenant_kept_by_a_worker_is_named_as_each_command_names_it(
+    app_pool: asyncpg.Pool, tenant_folds: list[uuid.UUID]
+) -> None:
+    """Workers take tenant ids from rows, as asyncpg's own UUID type: a tenant's stream kept
+    by one of their commands is named by a request's command as the request names it, and its
+    answer encodes (it failed with "Type is not JSON serializable" before)."""
+    store = EventStore(app_pool)
+    tenant = uuid.uuid4()
+    from_a_row = await app_pool.fetchval("SELECT $1::uuid", tenant)
+    assert type(from_a_row) is not uuid.UUID
+    await run_command(
+        store,
+        _ctx(tenant),
+        tenant,
+        lambda s: service.create_tenant(s, "W", f"w-{tenant.hex[:8]}", 15, 15),
+    )
+    await run_command(store, _ctx(tenant), from_a_row, _region)  # a worker's command keeps it
+
+    async def named(session: CommandSession) -> Any:
+        return (await session.load(TENANT, session.tenant_id)).stream_id
+
+    assert type(await run_command(store, _ctx(tenant), tenant, named)) is uuid.UUID
+    assert tenant_folds.count(tenant) == 2, "created, then read once by the worker's command"
+    changed = await run_command(
+        store, _ctx(tenant), tenant, lambda s: service.change_policy(s, {"phone_region": "GB"})
+    )
+    orjson.dumps(changed.body())
