@@ -56,13 +56,9 @@ def cipher(data_key: bytes) -> AESGCM:
     return AESGCM(data_key)
 
 
-def open_sealed(subject: AESGCM, sealed: dict[str, str], event_id: UUID) -> dict[str, Any]:
-    return open_parts(subject, sealed["nonce"], sealed["ct"], event_id)
-
-
 def open_parts(subject: AESGCM, nonce: str, ciphertext: str, event_id: UUID) -> dict[str, Any]:
-    """`open_sealed` with the sealed member's `nonce` and `ct` taken out by the reader (a rebuild
-    has PostgreSQL take them out of the stored data)."""
+    """The personal fields a sealed member held, from its `nonce` and `ct` (a rebuild has
+    PostgreSQL take them out of the stored data; other readers take them out themselves)."""
     # binascii directly: base64.b64decode's argument checks cost as much as the decoding, and
     # every reader opens every sealed event (a rebuild, thousands a second).
     fields: dict[str, Any] = orjson.loads(

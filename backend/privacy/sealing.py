@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backend.kernel.events import DomainEvent, event_class
-from backend.privacy.crypto import open_parts, open_sealed, seal
+from backend.privacy.crypto import open_parts, seal
 
 SEALED = "sealed"
 ERASED_TEXT = "[erased]"
@@ -89,15 +89,12 @@ def sealed_data(
 
 
 def opened_data(event_type: str, data: dict[str, Any], key: SubjectKey, event_id: UUID) -> Opened:
-    opened = dict(data)
-    sealed = opened.pop(SEALED)
-    if isinstance(key, AESGCM):
-        try:
-            opened.update(open_sealed(key, sealed, event_id))
-            return Opened(opened, unreadable=False)
-        except _CANNOT_OPEN:
-            key = Redaction.UNREADABLE
-    return _redacted(event_type, opened, key)
+    rest = dict(data)
+    sealed = rest.pop(SEALED)
+    nonce, ciphertext = (
+        (sealed.get("nonce"), sealed.get("ct")) if isinstance(sealed, dict) else (None, None)
+    )
+    return opened_parts(event_type, rest, nonce, ciphertext, key, event_id)
 
 
 def opened_parts(
@@ -110,8 +107,8 @@ def opened_parts(
 ) -> Opened:
     """`opened_data` for data the reader has taken apart: `rest`, the data without its sealed
     member (the reader's own: the opened data is made in it), and that member's `nonce` and
-    `ct` as stored, None where it has none (altered: the event reads as unreadable, as a
-    member missing or mistyped does in `opened_data`)."""
+    `ct` as stored, None where it has none (altered: the event reads as unreadable).
+    `opened_data` takes the stored data apart and comes here: one way of opening for both."""
     if isinstance(key, AESGCM):
         try:
             rest.update(open_parts(key, nonce, ciphertext, event_id))  # type: ignore[arg-type]
