@@ -173,17 +173,24 @@ test("a whole clinic day through the UI", async () => {
   await dialog.getByLabel("Find the patient (name or phone)").fill(family);
   await dialog.getByLabel(new RegExp(`Erin ${family}`)).check();
   const { token: other } = await tokenFor("riverside-demo", "RECEPTIONIST");
-  const someone = (await api(other, "GET", "/v1/patients?q=costa")).body.items as { id: string }[];
+  // Its own patient: a demo patient may already be booked with the other doctor at that time.
+  const someone = await api(other, "POST", "/v1/patients", {
+    given_name: "Bruno",
+    family_name: `Okafor${family.slice(5)}`,
+    birth_date: "1961-04-12",
+    sex: "male",
+  });
+  assert.equal(someone.status, 201, JSON.stringify(someone.body));
   const practitioners = (await api(other, "GET", "/v1/practitioners")).body.items as { id: string; name: string }[];
   const taken = await api(other, "POST", "/v1/appointments", {
-    patient_id: someone[0]!.id,
+    patient_id: someone.body.id,
     practitioner_id: practitioners.find((p) => p.name === DOCTOR)!.id,
     start: second,
     end: new Date(Date.parse(second) + 30 * 60_000).toISOString(),
   });
-  assert.equal(taken.status, 201);
+  assert.equal(taken.status, 201, JSON.stringify(taken.body));
   // The day follows others' bookings without a reload (it polls at its consistency token).
-  await column(desk, DOCTOR).locator(`article[aria-label="${hhmm(second)} Bruno Costa"]`).waitFor({ state: "attached" });
+  await column(desk, DOCTOR).locator(`article[aria-label="${hhmm(second)} Bruno Okafor${family.slice(5)}"]`).waitFor({ state: "attached" });
   await dialog.getByRole("button", { name: "Book", exact: true }).click();
   await dialog.getByText("was just taken by another booking").waitFor();
   await dialog.getByText("SLOT_TAKEN").waitFor();
