@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -13,11 +14,13 @@ from dayflow_helpers import front_desk_day
 from e2e_helpers import book, create_patient, create_practitioner, error_fields, set_policy
 from support import TenantFixture
 
-NEW_YORK = dt.timezone(dt.timedelta(hours=-5))  # EST: December
-DAY = dt.date(2031, 12, 1)
+NEW_YORK = ZoneInfo("America/New_York")
+# The first of December next year: always to come, EST (-05:00) and no daylight-saving change.
+DAY = dt.date(dt.datetime.now(dt.UTC).year + 1, 12, 1)
 NEXT = DAY + dt.timedelta(days=1)
-EVENING = dt.datetime(2031, 12, 1, 19, 30, tzinfo=NEW_YORK)  # 2031-12-02T00:30Z
-MORNING = dt.datetime(2031, 12, 2, 8, 0, tzinfo=NEW_YORK)  # 2031-12-02T13:00Z
+EVENING = dt.datetime.combine(DAY, dt.time(19, 30), NEW_YORK)  # 00:30Z on NEXT
+MORNING = dt.datetime.combine(NEXT, dt.time(8), NEW_YORK)  # 13:00Z on NEXT
+LOCAL_MIDNIGHT = dt.datetime.combine(DAY, dt.time(), NEW_YORK).astimezone(dt.UTC)  # 05:00Z
 
 
 async def booked_at(
@@ -66,6 +69,28 @@ def instant(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
+def day_length(day: dt.date) -> dt.timedelta:
+    """How long `day` lasts in New York, from the zone database."""
+    midnight = dt.datetime.combine(day, dt.time(), NEW_YORK).astimezone(dt.UTC)
+    following = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), NEW_YORK)
+    return following.astimezone(dt.UTC) - midnight
+
+
+def the_next_day_lasting(hours: int) -> dt.date:
+    """The first day from tomorrow on that lasts `hours` hours in New York."""
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    for day in (tomorrow + dt.timedelta(days=n) for n in range(366)):
+        if day_length(day) == dt.timedelta(hours=hours):
+            return day
+    raise AssertionError(f"no day of {hours} hours in New York in a year")
+
+
+def test_the_days_are_what_the_tests_take_them_for() -> None:
+    assert EVENING.utcoffset() == MORNING.utcoffset() == dt.timedelta(hours=-5)
+    assert EVENING.astimezone(dt.UTC).date() == MORNING.astimezone(dt.UTC).date() == NEXT
+    assert day_length(DAY) == day_length(NEXT) == dt.timedelta(hours=24)
+
+
 async def test_a_new_york_evening_is_on_its_own_day_not_the_next(
     client: httpx.AsyncClient, tenant: TenantFixture
 ) -> None:
@@ -85,9 +110,8 @@ async def test_a_new_york_evening_is_on_its_own_day_not_the_next(
     day = await doctors_day(client, tenant, doctor, DAY)
     assert day["time_zone"] == "America/New_York"
     assert [b["appointment_id"] for b in day["busy"]] == [evening["id"]]
-    local_midnight = dt.datetime(2031, 12, 1, 5, 0, tzinfo=dt.UTC)
-    assert instant(day["free"][0]["start"]) == local_midnight
-    assert instant(day["free"][-1]["end"]) == local_midnight + dt.timedelta(days=1)
+    assert instant(day["free"][0]["start"]) == LOCAL_MIDNIGHT
+    assert instant(day["free"][-1]["end"]) == LOCAL_MIDNIGHT + dt.timedelta(days=1)
     assert instant(day["free"][-1]["start"]) == EVENING + dt.timedelta(minutes=30)
     next_day = await doctors_day(client, tenant, doctor, NEXT)
     assert [b["appointment_id"] for b in next_day["busy"]] == [morning["id"]]
@@ -106,15 +130,19 @@ async def test_a_changed_time_zone_moves_every_day_with_it(
     assert await desk(client, tenant, NEXT, evening["position"]) == [evening["id"]]
 
 
-async def test_the_day_daylight_saving_begins_has_23_hours(
-    client: httpx.AsyncClient, tenant: TenantFixture
+@pytest.mark.parametrize("hours", [pytest.param(23, id="begins"), pytest.param(25, id="ends")])
+async def test_the_day_daylight_saving_changes_has_its_hours(
+    client: httpx.AsyncClient, tenant: TenantFixture, hours: int
 ) -> None:
+    """The next such day in New York: a spring day of 23 hours, an autumn one of 25."""
     await set_policy(client, tenant, timezone="America/New_York")
     doctor = await create_practitioner(client, tenant)
-    day = await doctors_day(client, tenant, doctor, dt.date(2031, 3, 9))
+    changes = the_next_day_lasting(hours)
+    day = await doctors_day(client, tenant, doctor, changes)
     ((free,),) = [day["free"]]
-    assert instant(free["start"]) == dt.datetime(2031, 3, 9, 5, 0, tzinfo=dt.UTC)
-    assert instant(free["end"]) - instant(free["start"]) == dt.timedelta(hours=23)
+    midnight = dt.datetime.combine(changes, dt.time(), NEW_YORK)
+    assert instant(free["start"]) == midnight
+    assert instant(free["end"]) - instant(free["start"]) == dt.timedelta(hours=hours)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,10 @@ from visit_helpers import open_walk_in
 
 from backend.api.paging import MAX_LIMIT
 
-DAY = dt.datetime(2031, 3, 4, 9, 0, tzinfo=dt.UTC)
+# 09:00 UTC a month from the day the suite runs: every booking is to come, at any hour.
+DAY = dt.datetime.combine(
+    dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30), dt.time(9), dt.UTC
+)
 
 
 @pytest.fixture(scope="module")
