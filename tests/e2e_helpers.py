@@ -17,12 +17,18 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def midday_zone() -> str:
-    """The whole-hour zone where it is about noon now (Etc/GMT-12 to Etc/GMT+11): a tenant
-    there keeps "now plus a few hours" on its today at whatever hour of the UTC day the suite
-    runs."""
-    offset = 12 - now().hour
+def zone_at_hour(hour: int) -> str:
+    """The whole-hour zone (Etc/GMT-14 to Etc/GMT+12) whose clocks read `hour` o'clock now."""
+    offset = (hour - now().hour) % 24
+    if offset > 14:
+        offset -= 24
     return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+
+
+def midday_zone() -> str:
+    """The whole-hour zone where it is about noon now: a tenant there keeps "now plus a few
+    hours" on its today at whatever hour of the UTC day the suite runs."""
+    return zone_at_hour(12)
 
 
 async def set_policy(client: httpx.AsyncClient, tenant: TenantFixture, **changes: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -26,10 +27,10 @@ from backend.handling import CommandResult, CommandSession
 from backend.kernel.errors import Conflict, Forbidden, NotFound
 from backend.kernel.jsonable import json_default
 from backend.kernel.local_days import day_bounds
+from backend.loading import fold_stream
 from backend.scheduling import model, service
 from backend.scheduling.qr_tokens import Rotation, base_key
 from backend.tenancy.model import TENANT
-from backend.tenancy.zone import tenant_zone
 
 router = APIRouter(
     prefix="/v1/check-in", tags=["scheduling"], dependencies=[Depends(declared_query_only)]
@@ -39,7 +40,7 @@ PatientOnly = Annotated[Principal, Depends(require(Role.PATIENT))]
 LATEST = 2**62
 """Past any position: `place_of` answers with the last event committed."""
 CANDIDATES = ("confirmed", "checked_in")
-"""Today's appointments a scan may be for: one already checked in answers ALREADY_CHECKED_IN."""
+"""The appointments a scan may be for: one already checked in answers ALREADY_CHECKED_IN."""
 
 
 class Scan(BaseModel):
@@ -118,23 +119,29 @@ async def _within_attempts(request: Request, tenant_id: UUID, patient_id: UUID) 
 async def _today(
     request: Request, principal: Principal, patient_id: UUID, now: dt.datetime
 ) -> list[dict[str, Any]]:
-    """The patient's appointments today, read once the read model has applied everything
-    committed before the scan (an appointment confirmed a moment ago is among them)."""
+    """The patient's appointments today, and any other whose check-in window is open now (at
+    23:50, one at 00:15; after midnight, one begun before it), read once the read model has
+    applied everything committed before the scan (an appointment confirmed a moment ago is
+    among them)."""
     watch: ProgressWatch = request.app.state.progress
     latest, _ = await watch.place_of(LATEST)
     if latest is not None:
         await watch.wait(["appointments"], latest, MAX_WAIT_SECONDS)
     async with read_model(request, principal, "appointments", None) as (conn, _):
-        zone = await tenant_zone(conn, tenant_of(principal))
+        policy = (await fold_stream(conn, TENANT, tenant_of(principal))).state.policy
+        zone = ZoneInfo(policy.timezone)
         since, until = day_bounds(now.astimezone(zone).date(), zone)
         rows = await conn.fetch(
             "SELECT appointment_id, practitioner_id, start_at, end_at, status"
-            " FROM rm_appointments WHERE patient_id = $1 AND start_at >= $2 AND start_at < $3"
-            " AND status = ANY($4) ORDER BY start_at",
+            " FROM rm_appointments WHERE patient_id = $1 AND status = ANY($2)"
+            " AND (start_at >= $3 AND start_at < $4 OR start_at BETWEEN $5 AND $6)"
+            " ORDER BY start_at",
             patient_id,
+            list(CANDIDATES),
             since,
             until,
-            list(CANDIDATES),
+            now - dt.timedelta(minutes=policy.checkin_closes_after_min),
+            now + dt.timedelta(minutes=policy.checkin_opens_before_min),
         )
     return [
         {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from e2e_helpers import (
@@ -15,6 +16,8 @@ from e2e_helpers import (
     create_patient,
     create_practitioner,
     now,
+    set_policy,
+    zone_at_hour,
 )
 from support import TenantFixture
 
@@ -29,12 +32,16 @@ async def site_token(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
 
 
 async def confirmed(
-    client: httpx.AsyncClient, tenant: TenantFixture, patient: dict[str, Any], start: dt.datetime
+    client: httpx.AsyncClient,
+    tenant: TenantFixture,
+    patient: dict[str, Any],
+    start: dt.datetime,
+    back_charting_reason: str | None = None,
 ) -> dict[str, Any]:
     practitioner = await create_practitioner(client, tenant)
-    r = await book(
-        client, tenant, patient["id"], practitioner["id"], start, start + dt.timedelta(minutes=15)
-    )
+    past = {} if back_charting_reason is None else {"back_charting_reason": back_charting_reason}
+    end = start + dt.timedelta(minutes=15)
+    r = await book(client, tenant, patient["id"], practitioner["id"], start, end, **past)
     assert r.status_code == 201, r.text
     return await act(client, tenant, r.json()["id"], "confirm")
 
@@ -95,3 +102,37 @@ async def test_too_early_and_several_appointments_and_the_attempt_limit(
     limited = await scan(client, tenant, patient["id"], token=token)
     assert_problem(limited, 429, "RATE_LIMITED")
     assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_an_appointment_just_after_midnight_is_checked_in_before_it(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """At 23:xx in the clinic, an appointment at 00:30 is inside a two-hour check-in window:
+    the scan finds it though it is on the clinic's tomorrow."""
+    zone = zone_at_hour(23)
+    await set_policy(client, tenant, timezone=zone, checkin_opens_before_min=120)
+    local = now().astimezone(ZoneInfo(zone))
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), local.tzinfo)
+    patient = await create_patient(client, tenant)
+    appointment = await confirmed(client, tenant, patient, midnight + dt.timedelta(minutes=30))
+    r = await scan(client, tenant, patient["id"], token=await site_token(client, tenant))
+    assert r.status_code == 200, r.text
+    assert (r.json()["id"], r.json()["status"]) == (appointment["id"], "checked_in")
+
+
+async def test_an_appointment_just_before_midnight_is_checked_in_after_it(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    """At 00:xx in the clinic, an appointment at 23:45 is inside the check-in window (120
+    minutes after the start): the patient arriving late scans and is checked in."""
+    zone = zone_at_hour(0)
+    await set_policy(client, tenant, timezone=zone)
+    local = now().astimezone(ZoneInfo(zone))
+    midnight = dt.datetime.combine(local.date(), dt.time(), local.tzinfo)
+    patient = await create_patient(client, tenant)
+    appointment = await confirmed(
+        client, tenant, patient, midnight - dt.timedelta(minutes=15), "booked on paper"
+    )
+    r = await scan(client, tenant, patient["id"], token=await site_token(client, tenant))
+    assert r.status_code == 200, r.text
+    assert (r.json()["id"], r.json()["status"]) == (appointment["id"], "checked_in")
