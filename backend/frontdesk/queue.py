@@ -1,8 +1,9 @@
 """The live queue: who is waiting for each practitioner today, in the order they checked in,
 with an estimated wait: the booked length of every appointment ahead of them (the first in line
-waits for nothing but the practitioner). Computed from the appointments read model: today's
-(in the tenant's time zone) checked-in appointments; completion, a no-show or a cancellation
-takes one out of it."""
+waits for nothing but the practitioner). Computed from the appointments read model: the
+checked-in appointments of today (in the tenant's time zone) and any other whose check-in window
+is open now (at 23:50, one at 00:15 checked in early; after midnight, one begun at 23:45);
+completion, a no-show or a cancellation takes one out of it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from backend.kernel.local_days import day_bounds
-from backend.tenancy.zone import tenant_zone
+from backend.loading import fold_stream
+from backend.tenancy.model import TENANT
 
 READ_MODEL = "appointments"
 
@@ -26,15 +29,19 @@ async def queue_of(
     practitioner_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Each practitioner's queue (one, or every one with somebody waiting)."""
-    zone = await tenant_zone(conn, tenant_id)
+    policy = (await fold_stream(conn, TENANT, tenant_id)).state.policy
+    zone = ZoneInfo(policy.timezone)
     since, until = day_bounds(now.astimezone(zone).date(), zone)
     rows = await conn.fetch(
         "SELECT appointment_id, patient_id, practitioner_id, start_at, end_at, checked_in_at"
-        " FROM rm_appointments WHERE status = 'checked_in' AND start_at >= $1 AND start_at < $2"
-        " AND ($3::uuid IS NULL OR practitioner_id = $3)"
+        " FROM rm_appointments WHERE status = 'checked_in'"
+        " AND (start_at >= $1 AND start_at < $2 OR start_at BETWEEN $3 AND $4)"
+        " AND ($5::uuid IS NULL OR practitioner_id = $5)"
         " ORDER BY practitioner_id, checked_in_at, appointment_id",
         since,
         until,
+        now - dt.timedelta(minutes=policy.checkin_closes_after_min),
+        now + dt.timedelta(minutes=policy.checkin_opens_before_min),
         practitioner_id,
     )
     queues: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
