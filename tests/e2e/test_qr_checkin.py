@@ -23,6 +23,8 @@ from support import TenantFixture
 
 from backend.scheduling.qr_tokens import Rotation, base_key
 
+H = dt.timedelta(hours=1)
+
 
 async def site_token(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
     r = await client.get("/v1/check-in/token", headers=tenant.as_role("RECEPTIONIST"))
@@ -112,7 +114,8 @@ async def test_an_appointment_just_after_midnight_is_checked_in_before_it(
     zone = zone_at_hour(23)
     await set_policy(client, tenant, timezone=zone, checkin_opens_before_min=120)
     local = now().astimezone(ZoneInfo(zone))
-    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), local.tzinfo)
+    # The coming midnight (at 00:00 already if the hour has just turned: then 00:30 is today).
+    midnight = dt.datetime.combine((local + H).date(), dt.time(), local.tzinfo)
     patient = await create_patient(client, tenant)
     appointment = await confirmed(client, tenant, patient, midnight + dt.timedelta(minutes=30))
     r = await scan(client, tenant, patient["id"], token=await site_token(client, tenant))

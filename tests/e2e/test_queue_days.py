@@ -21,6 +21,8 @@ from e2e_helpers import (
 )
 from support import TenantFixture
 
+H = dt.timedelta(hours=1)
+
 
 async def checked_in_at(
     client: httpx.AsyncClient, tenant: TenantFixture, start: dt.datetime
@@ -58,7 +60,8 @@ async def test_checked_in_before_midnight_for_an_appointment_after_it(
     zone = zone_at_hour(23)
     await set_policy(client, tenant, timezone=zone, checkin_opens_before_min=120)
     local = now().astimezone(ZoneInfo(zone))
-    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), local.tzinfo)
+    # The coming midnight (at 00:00 already if the hour has just turned: then 00:30 is today).
+    midnight = dt.datetime.combine((local + H).date(), dt.time(), local.tzinfo)
     appointment = await checked_in_at(client, tenant, midnight + dt.timedelta(minutes=30))
     assert appointment["status"] == "checked_in"
     assert await waiting(client, tenant, appointment) == [appointment["id"]]
