@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from backend.kernel.local_days import day_bounds
-from backend.loading import fold_stream
-from backend.tenancy.model import TENANT
+from backend.tenancy.zone import tenant_policy
 
 READ_MODEL = "appointments"
 
@@ -29,7 +28,7 @@ async def queue_of(
     practitioner_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Each practitioner's queue (one, or every one with somebody waiting)."""
-    policy = (await fold_stream(conn, TENANT, tenant_id)).state.policy
+    policy = await tenant_policy(conn, tenant_id)
     zone = ZoneInfo(policy.timezone)
     since, until = day_bounds(now.astimezone(zone).date(), zone)
     rows = await conn.fetch(

@@ -27,10 +27,10 @@ from backend.handling import CommandResult, CommandSession
 from backend.kernel.errors import Conflict, Forbidden, NotFound
 from backend.kernel.jsonable import json_default
 from backend.kernel.local_days import day_bounds
-from backend.loading import fold_stream
 from backend.scheduling import model, service
 from backend.scheduling.qr_tokens import Rotation, base_key
 from backend.tenancy.model import TENANT
+from backend.tenancy.zone import tenant_policy
 
 router = APIRouter(
     prefix="/v1/check-in", tags=["scheduling"], dependencies=[Depends(declared_query_only)]
@@ -128,7 +128,7 @@ async def _today(
     if latest is not None:
         await watch.wait(["appointments"], latest, MAX_WAIT_SECONDS)
     async with read_model(request, principal, "appointments", None) as (conn, _):
-        policy = (await fold_stream(conn, TENANT, tenant_of(principal))).state.policy
+        policy = await tenant_policy(conn, tenant_of(principal))
         zone = ZoneInfo(policy.timezone)
         since, until = day_bounds(now.astimezone(zone).date(), zone)
         rows = await conn.fetch(

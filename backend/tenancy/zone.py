@@ -15,14 +15,19 @@ import asyncpg
 
 from backend.loading import fold_stream
 from backend.tenancy.model import TENANT
+from backend.tenancy.policy import TenantPolicy
 
 if TYPE_CHECKING:
     from backend.handling import CommandSession
 
 
+async def tenant_policy(conn: asyncpg.Connection, tenant_id: UUID) -> TenantPolicy:
+    """The tenant's policy as the read's own transaction sees it."""
+    return (await fold_stream(conn, TENANT, tenant_id)).state.policy
+
+
 async def tenant_zone(conn: asyncpg.Connection, tenant_id: UUID) -> ZoneInfo:
-    tenant = await fold_stream(conn, TENANT, tenant_id)
-    return ZoneInfo(tenant.state.policy.timezone)
+    return ZoneInfo((await tenant_policy(conn, tenant_id)).timezone)
 
 
 async def command_zone(session: CommandSession) -> ZoneInfo:
