@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from backend.kernel.local_days import day_bounds
+from backend.scheduling.model import CheckinWindow
 from backend.tenancy.zone import tenant_policy
 
 READ_MODEL = "appointments"
@@ -39,8 +40,7 @@ async def queue_of(
         " ORDER BY practitioner_id, checked_in_at, appointment_id",
         since,
         until,
-        now - dt.timedelta(minutes=policy.checkin_closes_after_min),
-        now + dt.timedelta(minutes=policy.checkin_opens_before_min),
+        *CheckinWindow.of(policy).starts_open_at(now),
         practitioner_id,
     )
     queues: dict[UUID, list[dict[str, Any]]] = defaultdict(list)

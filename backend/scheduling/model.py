@@ -28,6 +28,7 @@ from backend.scheduling.events import (
     SlotReserved,
 )
 from backend.scheduling.schedule import DaySchedule
+from backend.tenancy.policy import TenantPolicy
 
 HOLDS_SLOT = frozenset({"requested", "confirmed", "checked_in"})
 MAX_LENGTH = dt.timedelta(hours=24)
@@ -93,6 +94,19 @@ def view(state: Appointment) -> dict[str, Any]:
 class CheckinWindow:
     opens_before: dt.timedelta
     closes_after: dt.timedelta
+
+    @classmethod
+    def of(cls, policy: TenantPolicy) -> CheckinWindow:
+        """The tenant's window."""
+        return cls(
+            dt.timedelta(minutes=policy.checkin_opens_before_min),
+            dt.timedelta(minutes=policy.checkin_closes_after_min),
+        )
+
+    def starts_open_at(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The earliest and the latest start of an appointment whose check-in is open at `now`
+        (on either side of the clinic's midnight)."""
+        return now - self.closes_after, now + self.opens_before
 
 
 @dataclass(frozen=True)

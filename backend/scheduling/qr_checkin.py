@@ -76,29 +76,29 @@ async def scan(body: Scan, request: Request, principal: PatientOnly) -> Response
     await _within_attempts(request, tenant_id, patient_id)
     now = dt.datetime.now(dt.UTC)
     rotation(request).verify(body.token, tenant_id, now)
-    today = await _today(request, principal, patient_id, now)
+    scannable = await _scannable(request, principal, patient_id, now)
     if body.appointment_id is not None:
-        if body.appointment_id not in {a["id"] for a in today}:
+        if body.appointment_id not in {a["id"] for a in scannable}:
             raise NotFound("no such appointment of yours today")
         chosen = body.appointment_id
-    elif not today:
+    elif not scannable:
         raise NotFound("you have no appointment today")
-    elif len(today) > 1:
-        return _choose(today)
+    elif len(scannable) > 1:
+        return _choose(scannable)
     else:
-        chosen = today[0]["id"]
+        chosen = scannable[0]["id"]
     return await execute(request, principal, tenant_id, lambda s: check_in(s, chosen))
 
 
 async def check_in(session: CommandSession, appointment_id: UUID) -> CommandResult:
     """The appointment's check-in, with too early and too late told apart."""
     appointment = (await session.load(model.APPOINTMENT, appointment_id)).state
-    policy = (await session.state_of(TENANT, session.tenant_id)).policy
-    now = session.ctx.now
+    window = model.CheckinWindow.of((await session.state_of(TENANT, session.tenant_id)).policy)
     if appointment.status == "confirmed" and appointment.start is not None:
-        if now < appointment.start - dt.timedelta(minutes=policy.checkin_opens_before_min):
+        earliest, latest = window.starts_open_at(session.ctx.now)
+        if appointment.start > latest:
             raise Conflict("CHECKIN_TOO_EARLY", "check-in has not opened yet")
-        if now > appointment.start + dt.timedelta(minutes=policy.checkin_closes_after_min):
+        if appointment.start < earliest:
             raise Conflict("CHECKIN_TOO_LATE", "check-in has closed; ask at the desk")
     return await service.check_in(session, appointment_id, None)
 
@@ -116,7 +116,7 @@ async def _within_attempts(request: Request, tenant_id: UUID, patient_id: UUID) 
         )
 
 
-async def _today(
+async def _scannable(
     request: Request, principal: Principal, patient_id: UUID, now: dt.datetime
 ) -> list[dict[str, Any]]:
     """The patient's appointments today, and any other whose check-in window is open now (at
@@ -140,8 +140,7 @@ async def _today(
             list(CANDIDATES),
             since,
             until,
-            now - dt.timedelta(minutes=policy.checkin_closes_after_min),
-            now + dt.timedelta(minutes=policy.checkin_opens_before_min),
+            *model.CheckinWindow.of(policy).starts_open_at(now),
         )
     return [
         {

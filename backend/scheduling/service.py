@@ -106,10 +106,7 @@ async def check_in(
     if not for_the_clinic and str(appointment.state.patient_id) != principal.actor:
         raise NotFound("appointment not found")  # a patient sees only their own appointments
     tenant = (await session.load(TENANT, session.tenant_id)).state
-    window = model.CheckinWindow(
-        dt.timedelta(minutes=tenant.policy.checkin_opens_before_min),
-        dt.timedelta(minutes=tenant.policy.checkin_closes_after_min),
-    )
+    window = model.CheckinWindow.of(tenant.policy)
     events = model.check_in(appointment.state, session.ctx.now, window, override_reason, is_staff)
     return await session.save(appointment, events)
 
