@@ -25,6 +25,17 @@ async def bench_database() -> AsyncIterator[str]:
         yield owner
 
 
+async def analyse(owner: str) -> None:
+    """ANALYZE the whole database, as autovacuum would have by then: this machine's PostgreSQL
+    runs without it, and the connections' cached plans would stay those made for empty tables
+    (docs/operations.md, "Statistics: keep autovacuum on")."""
+    conn = await asyncpg.connect(owner)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def rate(writers: int, seconds: float, op: Callable[[], Awaitable[object]]) -> float:
     """Operations per second of `writers` concurrent loops of `op` over `seconds`."""
     deadline = time.perf_counter() + seconds

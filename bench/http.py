@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 
 from backend.auth.tokens import issue_token
-from bench.common import bench_database, report
+from bench.common import analyse, bench_database, report
 from projections.local_broker import free_port
 
 SECRET = "bench-http-secret-" + "x" * 32
@@ -114,11 +114,7 @@ async def _established(owner: str, wrk: str, port: int, token: str, seconds: flo
     key query), a cost growing with every patient registered (auto_explain: `enter_tenant`
     5.5 ms at 57,000 events)."""
     await _wrk(wrk, port, token, 16, seconds)
-    conn = await asyncpg.connect(owner)
-    try:
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
+    await analyse(owner)
 
 
 async def _commits(owner: str) -> int:

@@ -28,7 +28,7 @@ from backend.patients.projections import PATIENTS
 from backend.privacy import keys
 from backend.privacy.sealing import sealed_data
 from backend.settings import with_user
-from bench.common import report
+from bench.common import analyse, report
 from projections.rebuild import BATCH as REBUILD_BATCH
 from projections.rebuild import rebuild
 from projections.service import ProjectionService
@@ -267,14 +267,7 @@ async def read_model_lag(
     async with consumers(store):
         warm_up = await asyncio.gather(*(register() for _ in range(APP_CONNECTIONS)))
         await _seen(watch_pool, warm_up)  # through the projections too, before timing
-        # Statistics that know the tenant, as autovacuum keeps them (this machine's server runs
-        # without it): else the plans cached for the warm-up's empty tables stay (the
-        # projections' key query scanned every subject key: docs/operations.md, "Statistics").
-        owner_conn = await asyncpg.connect(owner)
-        try:
-            await owner_conn.execute("ANALYZE")
-        finally:
-            await owner_conn.close()
+        await analyse(owner)  # else the projections' key query scanned every subject key
         # What start-up made, out of the collector's way, as the API does once started
         # (backend/bootstrap.py): else a full collection walked it in the middle of the timed
         # run (160 ms of the event loop, 5 s in; about 140 events over 50 ms, the p99 alone).

@@ -135,7 +135,7 @@ PAGE = 50
 async def name_search_latency(owner: str, patients: int, queries: int) -> None:
     tenant = uuid.uuid4()
     rng = random.Random(21)
-    seeded = await seed_patients(owner, tenant, patients, rng)
+    seeded = await _seed(owner, tenant, patients, rng)
     conn = await connect(with_user(owner, "caretrail_app"))
     try:
         kinds: dict[str, Callable[[], str]] = {
@@ -174,7 +174,7 @@ async def _timed(conn: asyncpg.Connection, tenant: uuid.UUID, text: str) -> floa
     return (time.perf_counter() - started) * 1000
 
 
-async def seed_patients(
+async def _seed(
     owner: str, tenant: uuid.UUID, patients: int, rng: random.Random
 ) -> list[tuple[str, str, str]]:
     """`patients` rows of `tenant` (given, family, E.164 phone of each), analysed."""

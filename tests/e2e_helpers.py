@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from support import TenantFixture
@@ -23,6 +24,13 @@ def zone_at_hour(hour: int) -> str:
     if offset > 14:
         offset -= 24
     return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+
+
+def nearest_midnight(zone: str) -> dt.datetime:
+    """The midnight nearest now on the clocks of `zone`: at 23:xx the coming one, at 00:xx the
+    one just passed (so a test set at 23:xx still finds its midnight if the hour turns)."""
+    local = now().astimezone(ZoneInfo(zone))
+    return dt.datetime.combine((local + dt.timedelta(hours=12)).date(), dt.time(), local.tzinfo)
 
 
 def midday_zone() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from e2e_helpers import (
@@ -15,6 +14,7 @@ from e2e_helpers import (
     book,
     create_patient,
     create_practitioner,
+    nearest_midnight,
     now,
     set_policy,
     zone_at_hour,
@@ -22,8 +22,6 @@ from e2e_helpers import (
 from support import TenantFixture
 
 from backend.scheduling.qr_tokens import Rotation, base_key
-
-H = dt.timedelta(hours=1)
 
 
 async def site_token(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
@@ -113,9 +111,7 @@ async def test_an_appointment_just_after_midnight_is_checked_in_before_it(
     the scan finds it though it is on the clinic's tomorrow."""
     zone = zone_at_hour(23)
     await set_policy(client, tenant, timezone=zone, checkin_opens_before_min=120)
-    local = now().astimezone(ZoneInfo(zone))
-    # The coming midnight (at 00:00 already if the hour has just turned: then 00:30 is today).
-    midnight = dt.datetime.combine((local + H).date(), dt.time(), local.tzinfo)
+    midnight = nearest_midnight(zone)
     patient = await create_patient(client, tenant)
     appointment = await confirmed(client, tenant, patient, midnight + dt.timedelta(minutes=30))
     r = await scan(client, tenant, patient["id"], token=await site_token(client, tenant))
@@ -130,8 +126,7 @@ async def test_an_appointment_just_before_midnight_is_checked_in_after_it(
     minutes after the start): the patient arriving late scans and is checked in."""
     zone = zone_at_hour(0)
     await set_policy(client, tenant, timezone=zone)
-    local = now().astimezone(ZoneInfo(zone))
-    midnight = dt.datetime.combine(local.date(), dt.time(), local.tzinfo)
+    midnight = nearest_midnight(zone)
     patient = await create_patient(client, tenant)
     appointment = await confirmed(
         client, tenant, patient, midnight - dt.timedelta(minutes=15), "booked on paper"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from e2e_helpers import (
@@ -15,13 +14,12 @@ from e2e_helpers import (
     book,
     create_patient,
     create_practitioner,
+    nearest_midnight,
     now,
     set_policy,
     zone_at_hour,
 )
 from support import TenantFixture
-
-H = dt.timedelta(hours=1)
 
 
 async def checked_in_at(
@@ -59,9 +57,7 @@ async def test_checked_in_before_midnight_for_an_appointment_after_it(
     """At 23:xx, checked in for 00:30 (the window opens two hours before): waiting now."""
     zone = zone_at_hour(23)
     await set_policy(client, tenant, timezone=zone, checkin_opens_before_min=120)
-    local = now().astimezone(ZoneInfo(zone))
-    # The coming midnight (at 00:00 already if the hour has just turned: then 00:30 is today).
-    midnight = dt.datetime.combine((local + H).date(), dt.time(), local.tzinfo)
+    midnight = nearest_midnight(zone)
     appointment = await checked_in_at(client, tenant, midnight + dt.timedelta(minutes=30))
     assert appointment["status"] == "checked_in"
     assert await waiting(client, tenant, appointment) == [appointment["id"]]
@@ -73,8 +69,7 @@ async def test_still_waiting_after_midnight_for_an_appointment_before_it(
     """At 00:xx, checked in for 23:45 (the window closes two hours after): still waiting."""
     zone = zone_at_hour(0)
     await set_policy(client, tenant, timezone=zone)
-    local = now().astimezone(ZoneInfo(zone))
-    midnight = dt.datetime.combine(local.date(), dt.time(), local.tzinfo)
+    midnight = nearest_midnight(zone)
     appointment = await checked_in_at(client, tenant, midnight - dt.timedelta(minutes=15))
     assert appointment["status"] == "checked_in"
     assert await waiting(client, tenant, appointment) == [appointment["id"]]
